@@ -1,0 +1,106 @@
+/** Human-readable rendering of command results. */
+import type { AddResult } from '../commands/add.js';
+import type { CheckoutResult } from '../commands/checkout.js';
+import type { ConfigResult } from '../commands/config.js';
+import type { InitResult } from '../commands/init.js';
+import type { StatusResult, TargetStatus } from '../commands/status.js';
+import type { UntrackResult } from '../commands/untrack.js';
+import { formatBytes, formatCount } from './format.js';
+import type { Output } from './output.js';
+
+export function renderInit(out: Output, r: InitResult): void {
+  out.line(r.created ? `initialised mlv in ${r.root}/.mlv` : `mlv is already initialised in ${r.root}/.mlv (checked its layout)`);
+  if (r.staged.length > 0) out.line(`staged in Git: ${r.staged.join(', ')}`);
+  if (!r.scm) out.line('working without Git (--no-scm): pointer files are not staged');
+}
+
+export function renderAdd(out: Output, r: AddResult): void {
+  for (const t of r.targets) {
+    const what = t.kind === 'dir' ? `folder, ${formatCount(t.files ?? 0, 'file')}, ${formatBytes(t.size)}` : `file, ${formatBytes(t.size)}`;
+    const hashed = t.hashedFiles > 0 ? `, hashed ${formatCount(t.hashedFiles, 'file')}` : '';
+    out.line(`${t.status} ${t.path} (${what}${hashed}) -> ${t.pointer}`);
+  }
+  if (r.staged.length > 0) {
+    out.line(`staged in Git: ${r.staged.join(', ')}`);
+    out.line('next: git commit, then mlv push once a remote is set up');
+  }
+}
+
+function describeChanges(t: TargetStatus): string {
+  if (!t.changes) return '';
+  const parts: string[] = [];
+  if (t.changes.added) parts.push(`${t.changes.added} added`);
+  if (t.changes.deleted) parts.push(`${t.changes.deleted} deleted`);
+  if (t.changes.modified) parts.push(`${t.changes.modified} modified`);
+  if (t.changes.unsupported) parts.push(`${t.changes.unsupported} unsupported (links or special files)`);
+  return parts.length > 0 && t.kind === 'dir' ? ` (${parts.join(', ')})` : '';
+}
+
+export function renderStatus(out: Output, r: StatusResult): void {
+  if (r.targets.length === 0) {
+    out.line('nothing tracked yet (start with mlv add <path>)');
+    return;
+  }
+  for (const t of r.targets) {
+    switch (t.state) {
+      case 'up-to-date':
+        out.line(`${t.path}: up to date`);
+        break;
+      case 'modified':
+        out.line(`${t.path}: modified${describeChanges(t)}${t.incomplete ? ' (the recorded version is not fully in the cache; counts are partial)' : ''}`);
+        if (t.paths) {
+          for (const p of t.paths.added) out.line(`    added:       ${t.path}/${p}`);
+          for (const p of t.paths.deleted) out.line(`    deleted:     ${t.path}/${p}`);
+          for (const p of t.paths.modified) out.line(`    modified:    ${t.path}/${p}`);
+          for (const p of t.paths.unsupported) out.line(`    unsupported: ${t.path}/${p}`);
+        }
+        break;
+      case 'missing':
+        out.line(`${t.path}: missing from the workspace${t.inCache ? ' (restore it with mlv checkout)' : ' and not in the cache'}`);
+        break;
+      case 'not-in-cache':
+        out.line(`${t.path}: not in the cache (the workspace matches the pointer, but the cache lacks its objects; run mlv add ${t.path} to store them)`);
+        break;
+      case 'invalid':
+        out.line(`${t.pointer}: invalid pointer file: ${t.error}`);
+        break;
+    }
+  }
+  if (r.clean) out.line('everything up to date');
+  else if (r.targets.some((t) => t.state === 'modified')) out.line('record changes with mlv add <target>, or discard them with mlv checkout --force <target>');
+}
+
+export function renderCheckout(out: Output, r: CheckoutResult): void {
+  for (const t of r.targets) {
+    const parts = [`${t.written} written`, `${t.deleted} deleted`, `${t.unchanged} unchanged`];
+    if (t.missing) parts.push(`${t.missing} missing from the cache`);
+    out.line(`${t.path}: ${parts.join(', ')}`);
+  }
+  for (const s of r.saved) out.line(`saved ${s.path} in the cache before replacing it: ${s.object}`);
+  for (const l of r.removedLinks) out.line(`removed ${l} (a link or special file; what it pointed to was not touched)`);
+  for (const m of r.missing.slice(0, 20)) out.line(`not in the cache: ${m.path} (${m.id})`);
+  if (r.missing.length > 20) out.line(`... and ${r.missing.length - 20} more not in the cache`);
+  for (const c of r.corrupt) out.line(`corrupt in the cache, not written: ${c.path} (${c.id})`);
+}
+
+export function renderUntrack(out: Output, r: UntrackResult): void {
+  for (const u of r.untracked) out.line(`untracked ${u.path} (removed ${u.pointer}; the data stays in place)`);
+  if (r.staged.length > 0) out.line(`staged in Git: ${r.staged.join(', ')}`);
+}
+
+export function renderConfig(out: Output, r: ConfigResult): void {
+  switch (r.action) {
+    case 'get':
+      process.stdout.write(r.value + '\n');
+      break;
+    case 'set':
+      out.line(`${r.key} = ${r.value} (in ${r.file})`);
+      break;
+    case 'unset':
+      out.line(r.existed ? `removed ${r.key} from ${r.file}` : `${r.key} was not set in ${r.file}`);
+      break;
+    case 'list':
+      for (const e of r.entries) process.stdout.write(`${e.key}=${e.value}${e.source === 'default' ? '  (default)' : e.source === 'config.local' ? '  (config.local)' : ''}\n`);
+      break;
+  }
+}

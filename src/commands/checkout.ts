@@ -1,0 +1,278 @@
+/**
+ * `mlv checkout`: make the workspace match the pointers, from the cache. Plans every target first;
+ * content that is not in the cache is never overwritten or deleted unless `force`, and even then it
+ * is saved into the cache before it goes.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MlvError } from '../core/errors.js';
+import type { ObjectId } from '../core/id.js';
+import type { LinkStrategy } from '../workspace/config.js';
+import { Linker } from '../workspace/linker.js';
+import { statKeyOf } from '../workspace/racy.js';
+import { findRepo, type Repo } from '../workspace/repo.js';
+import { scanFolder } from '../workspace/scan.js';
+import { snapshotFiles } from '../workspace/snapshot.js';
+import { StatCache } from '../workspace/stat-cache.js';
+import { loadPointer, resolveTargets, type LoadedTarget } from '../workspace/targets.js';
+import { TreeReader, flattenTree } from '../workspace/tree-reader.js';
+import { withLock, type CommandContext } from './context.js';
+
+export interface CheckoutOptions {
+  targets?: string[];
+  force?: boolean;
+  jobs?: number;
+}
+
+export interface CheckoutResult {
+  targets: Array<{ path: string; written: number; deleted: number; unchanged: number; missing: number }>;
+  written: number;
+  deleted: number;
+  unchanged: number;
+  /** Workspace content replaced under --force, saved in the cache first. */
+  saved: Array<{ path: string; id: ObjectId; object: string }>;
+  /** Symbolic links or special files removed under --force (their targets were not touched). */
+  removedLinks: string[];
+  /** Files whose objects are not in the local cache (left as they were). */
+  missing: Array<{ path: string; id: ObjectId }>;
+  /** Files whose cache objects failed verification (left as they were). */
+  corrupt: Array<{ path: string; id: ObjectId }>;
+  strategies: Partial<Record<LinkStrategy, number>>;
+}
+
+type Current = { kind: 'file'; id: ObjectId; exec: boolean } | { kind: 'dir' } | { kind: 'link' | 'other' };
+type Desired = { kind: 'file'; id: ObjectId; exec: boolean } | { kind: 'dir' };
+
+interface Plan {
+  target: LoadedTarget;
+  removeFiles: string[];
+  removeDirs: string[];
+  mkdirs: string[];
+  writes: Array<{ rel: string; id: ObjectId; exec: boolean }>;
+  unchanged: number;
+  missing: Array<{ path: string; id: ObjectId }>;
+  conflicts: Array<{ path: string; reason: string; id?: ObjectId }>;
+}
+
+export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}): Promise<CheckoutResult> {
+  const repo = findRepo(ctx.cwd);
+  return withLock(repo, 'checkout', async () => {
+    const tracked = resolveTargets(repo, opts.targets ?? [], ctx.cwd);
+    const loaded = tracked.map((t) => loadPointer(repo, t));
+    const stats = StatCache.load(repo.statCachePath);
+    const reader = new TreeReader(repo.cache);
+    const plans: Plan[] = [];
+    for (const target of loaded) plans.push(await planTarget(repo, target, stats, reader, opts, ctx));
+
+    const conflicts = plans.flatMap((p) => p.conflicts);
+    if (conflicts.length > 0 && !opts.force) {
+      stats.save(repo.tmpDir);
+      const listed = conflicts.slice(0, 5).map((c) => `${c.path} (${c.reason})`).join(', ');
+      const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
+      throw new MlvError('CONFLICT', `checkout would overwrite or delete data that is not in the cache: ${listed}${more}`, {
+        hint: 'keep it with mlv add <target>, or replace it with mlv checkout --force (the current content is saved in the cache first)',
+        details: { conflicts },
+      });
+    }
+
+    const result: CheckoutResult = { targets: [], written: 0, deleted: 0, unchanged: 0, saved: [], removedLinks: [], missing: [], corrupt: [], strategies: {} };
+    for (const c of conflicts) {
+      if (c.id) {
+        repo.cache.putFile(repo.abs(c.path), c.id);
+        result.saved.push({ path: c.path, id: c.id, object: path.relative(repo.root, repo.cache.objectPath(c.id)) });
+      } else {
+        result.removedLinks.push(c.path);
+      }
+    }
+    const linker = new Linker(repo.cache, repo.config.link);
+    const total = plans.reduce((n, p) => n + p.writes.length, 0);
+    let done = 0;
+    const realDirs = new Set<string>();
+    for (const plan of plans) {
+      const summary = { path: plan.target.targetRel, written: 0, deleted: 0, unchanged: plan.unchanged, missing: plan.missing.length };
+      const rewritten = new Set(plan.writes.map((w) => w.rel));
+      for (const rel of plan.removeFiles) {
+        fs.rmSync(repo.abs(rel), { force: true });
+        if (!rewritten.has(rel)) summary.deleted++;
+      }
+      for (const rel of plan.removeDirs) {
+        try {
+          fs.rmdirSync(repo.abs(rel));
+        } catch {
+          // still holds content we were told to keep (missing objects); leave it
+        }
+      }
+      for (const rel of plan.mkdirs) ensureRealDir(repo, rel, realDirs);
+      for (const w of plan.writes) {
+        ensureRealDir(repo, path.posix.dirname(w.rel) === '.' ? '' : path.posix.dirname(w.rel), realDirs);
+        const dest = repo.abs(w.rel);
+        try {
+          const strategy = linker.place(w.id, dest, w.exec);
+          result.strategies[strategy] = (result.strategies[strategy] ?? 0) + 1;
+          if (strategy !== 'symlink') stats.recordWritten(statKeyOf(fs.lstatSync(dest, { bigint: true })), w.id);
+          summary.written++;
+        } catch (err) {
+          if (err instanceof MlvError && err.code === 'CORRUPT_OBJECT') result.corrupt.push({ path: w.rel, id: w.id });
+          else if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') result.missing.push({ path: w.rel, id: w.id });
+          else throw err;
+        }
+        ctx.onProgress?.({ phase: 'checkout', done: ++done, total });
+      }
+      result.missing.push(...plan.missing);
+      result.written += summary.written;
+      result.deleted += summary.deleted;
+      result.unchanged += summary.unchanged;
+      result.targets.push(summary);
+    }
+    stats.save(repo.tmpDir);
+    return result;
+  });
+}
+
+async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, reader: TreeReader, opts: CheckoutOptions, ctx: CommandContext): Promise<Plan> {
+  const plan: Plan = { target, removeFiles: [], removeDirs: [], mkdirs: [], writes: [], unchanged: 0, missing: [], conflicts: [] };
+  const { pointer, targetRel } = target;
+  assertParentsReal(repo, targetRel);
+
+  const desired = new Map<string, Desired>();
+  const keep: string[] = [];
+  if (pointer.kind === 'file') {
+    desired.set(targetRel, { kind: 'file', id: pointer.id, exec: pointer.executable ?? false });
+  } else {
+    if (!reader.read(pointer.id)) {
+      plan.missing.push({ path: targetRel, id: pointer.id });
+      return plan;
+    }
+    desired.set(targetRel, { kind: 'dir' });
+    const { entries, missingTrees } = flattenTree(reader, pointer.id);
+    for (const e of entries) {
+      const rel = `${targetRel}/${e.path}`;
+      desired.set(rel, e.entry.kind === 'dir' ? { kind: 'dir' } : { kind: 'file', id: e.entry.id, exec: e.entry.exec });
+    }
+    for (const m of missingTrees) {
+      const rel = `${targetRel}/${m.path}`;
+      plan.missing.push({ path: rel, id: m.entry.id });
+      keep.push(rel);
+    }
+  }
+  const kept = (rel: string) => keep.some((k) => rel === k || rel.startsWith(k + '/'));
+
+  const current = await readCurrent(repo, targetRel, stats, opts, ctx);
+  for (const [rel, cur] of current) {
+    if (cur.kind === 'dir' || kept(rel)) continue;
+    const want = desired.get(rel);
+    if (cur.kind === 'file') {
+      if (want?.kind === 'file' && want.id === cur.id) {
+        if (want.exec === cur.exec) plan.unchanged++;
+        else plan.writes.push({ rel, id: want.id, exec: want.exec });
+        continue;
+      }
+      if (want?.kind === 'file' && !repo.cache.has(want.id)) {
+        plan.missing.push({ path: rel, id: want.id });
+        continue;
+      }
+      plan.removeFiles.push(rel);
+      if (!repo.cache.has(cur.id)) plan.conflicts.push({ path: rel, reason: want ? 'modified' : 'not tracked', id: cur.id });
+    } else {
+      plan.removeFiles.push(rel);
+      plan.conflicts.push({ path: rel, reason: cur.kind === 'link' ? 'symbolic link' : 'special file' });
+    }
+  }
+  const currentDirs = [...current].filter(([rel, c]) => c.kind === 'dir' && !kept(rel)).map(([rel]) => rel);
+  const missingPaths = new Set(plan.missing.map((m) => m.path));
+  plan.removeDirs = currentDirs.filter((rel) => desired.get(rel)?.kind !== 'dir').sort((a, b) => b.length - a.length);
+  for (const [rel, want] of desired) {
+    if (kept(rel)) continue;
+    const cur = current.get(rel);
+    if (want.kind === 'dir') {
+      if (cur?.kind !== 'dir') plan.mkdirs.push(rel);
+    } else if (!(cur?.kind === 'file' && cur.id === want.id)) {
+      if (repo.cache.has(want.id)) plan.writes.push({ rel, id: want.id, exec: want.exec });
+      else if (!missingPaths.has(rel)) plan.missing.push({ path: rel, id: want.id });
+    }
+  }
+  plan.mkdirs.sort((a, b) => a.length - b.length);
+  return plan;
+}
+
+/** Everything at and below `targetRel` in the workspace, with file ids (stat cache first). */
+async function readCurrent(repo: Repo, targetRel: string, stats: StatCache, opts: CheckoutOptions, ctx: CommandContext): Promise<Map<string, Current>> {
+  const current = new Map<string, Current>();
+  const abs = repo.abs(targetRel);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch {
+    return current;
+  }
+  const snapOpts = { mode: 'hash' as const, stats, jobs: opts.jobs ?? repo.config.jobs, onProgress: ctx.onProgress };
+  if (st.isDirectory()) {
+    const scan = scanFolder(abs, repo.cache.dir);
+    for (const d of scan.dirs) current.set(d === '' ? targetRel : `${targetRel}/${d}`, { kind: 'dir' });
+    for (const u of scan.unsupported) current.set(`${targetRel}/${u.path}`, { kind: u.reason === 'symbolic link' ? 'link' : 'other' });
+    const files = scan.files.map((f) => path.join(abs, ...f.split('/')));
+    const results = await snapshotFiles(repo, files, scan.cacheLinks, scan.files, snapOpts);
+    scan.files.forEach((f, i) => current.set(`${targetRel}/${f}`, { kind: 'file', id: results[i]!.id, exec: results[i]!.exec }));
+  } else if (st.isFile() || st.isSymbolicLink()) {
+    const cacheLinks = new Map<string, ObjectId>();
+    if (st.isSymbolicLink()) {
+      const linked = scanFolderLink(repo, abs);
+      if (!linked) {
+        current.set(targetRel, { kind: 'link' });
+        return current;
+      }
+      cacheLinks.set(targetRel, linked);
+    }
+    const [r] = await snapshotFiles(repo, [abs], cacheLinks, [targetRel], snapOpts);
+    current.set(targetRel, { kind: 'file', id: r!.id, exec: r!.exec });
+  } else {
+    current.set(targetRel, { kind: 'other' });
+  }
+  return current;
+}
+
+function scanFolderLink(repo: Repo, abs: string): ObjectId | undefined {
+  const parent = path.dirname(abs);
+  const scan = scanFolder(parent, repo.cache.dir);
+  return scan.cacheLinks.get(path.basename(abs));
+}
+
+/** Refuses to write below a symbolic link: the data would land outside the workspace. */
+function assertParentsReal(repo: Repo, rel: string): void {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const parent = parts.slice(0, i).join('/');
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(repo.abs(parent));
+    } catch {
+      return;
+    }
+    if (st.isSymbolicLink()) {
+      throw new MlvError('INVALID_PATH', `${rel} is below the symbolic link ${parent}; mlv does not write through links`, {
+        hint: `replace ${parent} with a real folder`,
+      });
+    }
+  }
+}
+
+/** Creates a folder (and parents) inside the workspace, never following a symbolic link. */
+function ensureRealDir(repo: Repo, rel: string, known: Set<string>): void {
+  if (rel === '' || known.has(rel)) return;
+  let sofar = '';
+  for (const part of rel.split('/')) {
+    sofar = sofar === '' ? part : `${sofar}/${part}`;
+    const abs = repo.abs(sofar);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(abs);
+    } catch {
+      st = undefined;
+    }
+    if (!st) fs.mkdirSync(abs);
+    else if (!st.isDirectory()) {
+      throw new MlvError('CONFLICT', `${sofar} is in the way (expected a folder)`, { hint: 'move it aside and run checkout again' });
+    }
+  }
+  known.add(rel);
+}

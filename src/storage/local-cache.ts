@@ -1,0 +1,228 @@
+/**
+ * The local content-addressed cache: `<dir>/ab/cdef...`, read-only objects, one copy per content.
+ * Objects are written to a temp file under `<dir>/tmp/`, hashed while written, and renamed into
+ * place only when the bytes match their id. Everything here is synchronous so the same code runs
+ * on the main thread and inside hashing workers.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
+import { createHasher, hashBytes } from '../core/hash.js';
+import { objectRelPath, type ObjectId } from '../core/id.js';
+
+export const IO_BUFFER_SIZE = 4 << 20;
+const OBJECT_MODE = 0o444;
+
+let sharedBuffer: Buffer | undefined;
+/** One I/O buffer per thread, allocated once: fresh pages are expensive on these machines. */
+export function ioBuffer(): Buffer {
+  sharedBuffer ??= Buffer.allocUnsafeSlow(IO_BUFFER_SIZE);
+  return sharedBuffer;
+}
+
+let tmpCounter = 0;
+
+export class LocalCache {
+  readonly dir: string;
+  readonly tmpDir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.tmpDir = path.join(dir, 'tmp');
+  }
+
+  objectPath(id: ObjectId): string {
+    return path.join(this.dir, objectRelPath(id));
+  }
+
+  has(id: ObjectId): boolean {
+    return fs.existsSync(this.objectPath(id));
+  }
+
+  /** A fresh temp path under the cache; the pid lets a later run recognise leftovers of dead runs. */
+  tempPath(): string {
+    return path.join(this.tmpDir, `${process.pid}-${Date.now().toString(36)}-${(tmpCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
+  }
+
+  openTemp(): { fd: number; tempPath: string } {
+    const tempPath = this.tempPath();
+    try {
+      return { fd: fs.openSync(tempPath, 'wx', OBJECT_MODE), tempPath };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        fs.mkdirSync(this.tmpDir, { recursive: true });
+        return { fd: fs.openSync(tempPath, 'wx', OBJECT_MODE), tempPath };
+      }
+      return wrapFsError(err, 'create a temp file in the cache');
+    }
+  }
+
+  /**
+   * Moves a finished temp file to its final name. If another writer got there first the content is
+   * identical (same id), so ours is dropped and theirs kept.
+   */
+  publish(tempPath: string, id: ObjectId): void {
+    const finalPath = this.objectPath(id);
+    if (fs.existsSync(finalPath)) {
+      fs.rmSync(tempPath, { force: true });
+      return;
+    }
+    try {
+      fs.renameSync(tempPath, finalPath);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') {
+        fs.rmSync(tempPath, { force: true });
+        wrapFsError(err, 'store an object in the cache');
+      }
+      fs.mkdirSync(path.dirname(finalPath), { recursive: true });
+      fs.renameSync(tempPath, finalPath);
+    }
+  }
+
+  /** Stores bytes; when `expectedId` is given they must hash to it. Returns the id. */
+  putBytes(bytes: Uint8Array, expectedId?: ObjectId): ObjectId {
+    const id = hashBytes(bytes);
+    if (expectedId && id !== expectedId) {
+      throw new MlvError('CORRUPT_OBJECT', `object ${expectedId}: content hashes to ${id}`);
+    }
+    this.storeHashed(bytes, id);
+    return id;
+  }
+
+  /** Stores bytes already known to hash to `id`. */
+  storeHashed(bytes: Uint8Array, id: ObjectId): void {
+    if (this.has(id)) return;
+    const { fd, tempPath } = this.openTemp();
+    try {
+      writeAll(fd, bytes);
+    } catch (err) {
+      fs.closeSync(fd);
+      fs.rmSync(tempPath, { force: true });
+      wrapFsError(err, 'write an object to the cache');
+    }
+    fs.closeSync(fd);
+    this.publish(tempPath, id);
+  }
+
+  /**
+   * Copies a file into the cache in one pass (read, hash, write), publishing it under the hash of
+   * the bytes actually written. With `expectedId`, a mismatch is an error and nothing is kept.
+   */
+  putFile(srcPath: string, expectedId?: ObjectId): { id: ObjectId; size: number } {
+    const fd = openNoFollow(srcPath);
+    try {
+      return this.putFd(fd, srcPath, expectedId);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  putFd(srcFd: number, label: string, expectedId?: ObjectId): { id: ObjectId; size: number } {
+    const buf = ioBuffer();
+    const first = readUpTo(srcFd, buf, 0, buf.length);
+    if (first < buf.length) {
+      const bytes = buf.subarray(0, first);
+      const id = hashBytes(bytes);
+      if (expectedId && id !== expectedId) throw mismatch(label, expectedId, id);
+      this.storeHashed(bytes, id);
+      return { id, size: first };
+    }
+    const hasher = createHasher();
+    const { fd, tempPath } = this.openTemp();
+    let size = 0;
+    try {
+      let n = first;
+      while (n > 0) {
+        const chunk = buf.subarray(0, n);
+        hasher.update(chunk);
+        writeAll(fd, chunk);
+        size += n;
+        n = readUpTo(srcFd, buf, 0, buf.length);
+      }
+    } catch (err) {
+      fs.closeSync(fd);
+      fs.rmSync(tempPath, { force: true });
+      wrapFsError(err, `copy ${label} into the cache`);
+    }
+    fs.closeSync(fd);
+    const id = hasher.digest();
+    if (expectedId && id !== expectedId) {
+      fs.rmSync(tempPath, { force: true });
+      throw mismatch(label, expectedId, id);
+    }
+    this.publish(tempPath, id);
+    return { id, size };
+  }
+
+  /** Reads a (small) object and checks that it hashes to its id. */
+  readVerified(id: ObjectId): Buffer {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(this.objectPath(id));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
+      return wrapFsError(err, 'read from the cache');
+    }
+    const actual = hashBytes(bytes);
+    if (actual !== id) {
+      throw new MlvError('CORRUPT_OBJECT', `cache object ${id} is corrupt (its content hashes to ${actual})`, {
+        hint: 'delete it (or run mlv fsck) and restore it by re-adding or fetching the data',
+      });
+    }
+    return bytes;
+  }
+
+  /** Removes temp files left behind by runs whose process no longer exists. */
+  cleanStaleTemps(): number {
+    let removed = 0;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tmpDir);
+    } catch {
+      return 0;
+    }
+    for (const name of names) {
+      const pid = Number(name.split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
+        fs.rmSync(path.join(this.tmpDir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+function mismatch(label: string, expected: ObjectId, actual: ObjectId): MlvError {
+  return new MlvError('CORRUPT_OBJECT', `${label}: expected content ${expected}, got ${actual}`, {
+    hint: 'the source changed or is corrupt; nothing was stored',
+  });
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+export function openNoFollow(p: string): number {
+  return fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+}
+
+/** Reads until `length` bytes or end of file. */
+export function readUpTo(fd: number, buf: Buffer, offset: number, length: number): number {
+  let total = 0;
+  while (total < length) {
+    const n = fs.readSync(fd, buf, offset + total, length - total, null);
+    if (n === 0) break;
+    total += n;
+  }
+  return total;
+}
+
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}

@@ -1,0 +1,117 @@
+/**
+ * Configuration: `.mlv/config` (committed) overlaid by `.mlv/config.local` (git-ignored, for
+ * machine-specific settings and secrets). Keys are validated against a schema.
+ */
+import * as path from 'node:path';
+import { MlvError } from '../core/errors.js';
+import { ConfigFile } from './config-file.js';
+
+export type LinkStrategy = 'reflink' | 'hardlink' | 'symlink' | 'copy';
+export const LINK_STRATEGIES: readonly LinkStrategy[] = ['reflink', 'hardlink', 'symlink', 'copy'];
+export const DEFAULT_LINK: readonly LinkStrategy[] = ['reflink', 'copy'];
+
+interface KeySpec {
+  description: string;
+  default?: string;
+  validate(value: string): string | undefined;
+}
+
+const bool = (v: string) => (v === 'true' || v === 'false' ? undefined : 'expected true or false');
+
+export const CONFIG_KEYS: Record<string, KeySpec> = {
+  'core.link': {
+    description: 'how checkout places files: an ordered fallback list of reflink, hardlink, symlink, copy',
+    default: DEFAULT_LINK.join(','),
+    validate(v) {
+      const parts = v.split(',').map((s) => s.trim());
+      if (parts.length === 0 || parts.some((p) => !(LINK_STRATEGIES as readonly string[]).includes(p))) {
+        return `expected a comma-separated list of ${LINK_STRATEGIES.join(', ')}`;
+      }
+      if (new Set(parts).size !== parts.length) return 'a strategy is listed twice';
+      return undefined;
+    },
+  },
+  'core.autostage': {
+    description: 'stage pointer files and .gitignore changes in Git after add and untrack',
+    default: 'true',
+    validate: bool,
+  },
+  'core.jobs': {
+    description: 'worker threads for hashing (default: number of CPUs)',
+    validate: (v) => (/^[1-9][0-9]{0,2}$/.test(v) && Number(v) <= 256 ? undefined : 'expected an integer from 1 to 256'),
+  },
+  'core.no_scm': {
+    description: 'true when the project is not inside a Git repository (set by mlv init --no-scm)',
+    default: 'false',
+    validate: bool,
+  },
+  'core.lock_timeout': {
+    description: 'seconds to wait for another mlv command holding the repository lock',
+    default: '60',
+    validate: (v) => (/^(0|[1-9][0-9]{0,5})$/.test(v) ? undefined : 'expected a whole number of seconds'),
+  },
+};
+
+export function validateConfigValue(key: string, value: string): void {
+  const spec = CONFIG_KEYS[key];
+  if (!spec) {
+    throw new MlvError('USAGE', `unknown configuration key ${JSON.stringify(key)}`, {
+      hint: `known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`,
+    });
+  }
+  const problem = spec.validate(value);
+  if (problem) throw new MlvError('USAGE', `invalid value for ${key}: ${JSON.stringify(value)}: ${problem}`);
+}
+
+export class Config {
+  constructor(
+    readonly shared: ConfigFile,
+    readonly local: ConfigFile,
+  ) {}
+
+  static load(mlvDir: string): Config {
+    const config = new Config(
+      ConfigFile.load(path.join(mlvDir, 'config')),
+      ConfigFile.load(path.join(mlvDir, 'config.local')),
+    );
+    for (const file of [config.shared, config.local]) {
+      for (const [key, value] of file.entries()) {
+        try {
+          validateConfigValue(key, value);
+        } catch (err) {
+          throw new MlvError('INVALID_CONFIG', `${file.file}: ${(err as Error).message}`, {
+            hint: (err as MlvError).hint ?? 'fix or remove that line',
+          });
+        }
+      }
+    }
+    return config;
+  }
+
+  get(key: string): string | undefined {
+    return this.local.get(key) ?? this.shared.get(key) ?? CONFIG_KEYS[key]?.default;
+  }
+
+  get link(): LinkStrategy[] {
+    return this.get('core.link')!.split(',').map((s) => s.trim() as LinkStrategy);
+  }
+
+  get autostage(): boolean {
+    return this.get('core.autostage') === 'true';
+  }
+
+  get noScm(): boolean {
+    return this.get('core.no_scm') === 'true';
+  }
+
+  get jobs(): number | undefined {
+    const v = this.get('core.jobs');
+    return v === undefined ? undefined : Number(v);
+  }
+
+  get lockTimeoutMs(): number {
+    const env = process.env.MLV_LOCK_TIMEOUT;
+    if (env !== undefined && /^[0-9]+(\.[0-9]+)?$/.test(env)) return Number(env) * 1000;
+    return Number(this.get('core.lock_timeout')) * 1000;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Per-file work shared by the main thread and hashing workers: stat, look the content up in the
+ * stat cache, and only on a miss read the file (into the thread's reused buffer) to hash it and,
+ * when ingesting, store it in the cache in the same pass.
+ */
+import * as fs from 'node:fs';
+import { MlvError, errnoCode } from '../core/errors.js';
+import { createHasher, hashBytes } from '../core/hash.js';
+import type { ObjectId } from '../core/id.js';
+import { LocalCache, ioBuffer, openNoFollow, readUpTo } from '../storage/local-cache.js';
+import { isRacy, statKeyOf } from './racy.js';
+import type { StatCacheReader, StatKey } from './stat-cache.js';
+
+export type ProcessMode = 'hash' | 'ingest';
+
+export interface FileResult {
+  id: ObjectId;
+  size: number;
+  exec: boolean;
+  /** True when the content was read (a stat-cache miss). */
+  hashed: boolean;
+  /** Stat key to remember for this id; absent when the file was too recently modified to trust. */
+  key?: StatKey;
+}
+
+export interface FileFailure {
+  error: { code: string; message: string; path: string };
+}
+
+export class FileProcessor {
+  constructor(
+    private readonly mode: ProcessMode,
+    private readonly cache: LocalCache,
+    private readonly stats: StatCacheReader,
+  ) {}
+
+  process(absPath: string): FileResult {
+    let st: fs.BigIntStats;
+    try {
+      st = fs.lstatSync(absPath, { bigint: true });
+    } catch (err) {
+      throw fileError(err, absPath);
+    }
+    if (!st.isFile()) throw unsupported(absPath, st);
+    const exec = (Number(st.mode) & 0o100) !== 0;
+    const key = statKeyOf(st);
+    const known = this.stats.lookup(key);
+    if (known && (this.mode === 'hash' || this.cache.has(known))) {
+      return { id: known, size: Number(st.size), exec, hashed: false };
+    }
+    let fd: number;
+    try {
+      fd = openNoFollow(absPath);
+    } catch (err) {
+      throw fileError(err, absPath);
+    }
+    try {
+      const opened = statKeyOf(fs.fstatSync(fd, { bigint: true }));
+      const { id, size } = this.mode === 'ingest' ? this.cache.putFd(fd, absPath) : hashFd(fd);
+      const nowNs = BigInt(Date.now()) * 1_000_000n;
+      const stable = BigInt(size) === opened.size && !isRacy(opened, nowNs);
+      const result: FileResult = { id, size, exec, hashed: true };
+      if (stable) result.key = opened;
+      return result;
+    } catch (err) {
+      throw fileError(err, absPath);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** Hashes an open file through the thread's reused buffer: small files in one call. */
+export function hashFd(fd: number): { id: ObjectId; size: number } {
+  const buf = ioBuffer();
+  let n = readUpTo(fd, buf, 0, buf.length);
+  if (n < buf.length) return { id: hashBytes(buf.subarray(0, n)), size: n };
+  const hasher = createHasher();
+  let size = 0;
+  while (n > 0) {
+    hasher.update(buf.subarray(0, n));
+    size += n;
+    n = readUpTo(fd, buf, 0, buf.length);
+  }
+  return { id: hasher.digest(), size };
+}
+
+function unsupported(absPath: string, st: fs.BigIntStats): MlvError {
+  const what = st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : 'a special file';
+  return new MlvError('UNSUPPORTED_FILE', `${absPath} is ${what}; mlv tracks regular files and folders only`, {
+    hint: 'replace it with a regular file or remove it, then run the command again (see docs/formats.md)',
+    details: { path: absPath },
+  });
+}
+
+function fileError(err: unknown, absPath: string): unknown {
+  if (err instanceof MlvError) return err;
+  const code = errnoCode(err);
+  if (code === 'ELOOP') {
+    return new MlvError('UNSUPPORTED_FILE', `${absPath} is a symbolic link; mlv tracks regular files and folders only`, {
+      hint: 'replace the link with a copy of the file, or remove it',
+    });
+  }
+  if (code === 'ENOENT') return new MlvError('NOT_FOUND', `${absPath} disappeared while it was being read`, { hint: 'run the command again' });
+  return err;
+}

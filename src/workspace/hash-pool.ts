@@ -1,0 +1,104 @@
+/**
+ * Runs FileProcessor over many files: inline for small jobs, on worker threads for large ones
+ * (stat, hash and cache writes all happen in the workers; results come back in input order).
+ */
+import * as os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { MlvError, type ErrorCode } from '../core/errors.js';
+import type { LocalCache } from '../storage/local-cache.js';
+import { FileProcessor, type FileFailure, type FileResult, type ProcessMode } from './file-processor.js';
+import type { StatCache } from './stat-cache.js';
+
+export interface ProcessFilesOptions {
+  mode: ProcessMode;
+  cache: LocalCache;
+  stats: StatCache;
+  /** Worker threads to use; defaults to the number of CPUs. */
+  jobs?: number;
+  onProgress?: (done: number, bytes: number) => void;
+}
+
+/** Below this many files, starting workers costs more than it saves. */
+const WORKER_THRESHOLD = 1000;
+const BATCH = 128;
+
+export async function processFiles(absPaths: string[], opts: ProcessFilesOptions): Promise<FileResult[]> {
+  const jobs = Math.max(1, opts.jobs ?? os.availableParallelism());
+  let results: FileResult[];
+  if (absPaths.length < WORKER_THRESHOLD || jobs === 1) {
+    const processor = new FileProcessor(opts.mode, opts.cache, opts.stats);
+    results = [];
+    let bytes = 0;
+    for (let i = 0; i < absPaths.length; i++) {
+      const r = processor.process(absPaths[i]!);
+      results.push(r);
+      bytes += r.size;
+      if (opts.onProgress && (i & 63) === 63) opts.onProgress(i + 1, bytes);
+    }
+  } else {
+    results = await runWorkers(absPaths, opts, Math.min(jobs, Math.ceil(absPaths.length / BATCH)));
+  }
+  for (const r of results) if (r.hashed && r.key) opts.stats.record(r.key, r.id);
+  return results;
+}
+
+function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number): Promise<FileResult[]> {
+  return new Promise((resolve, reject) => {
+    const results = new Array<FileResult>(absPaths.length);
+    const workerUrl = new URL('./hash-worker.js', import.meta.url);
+    const workers: Worker[] = [];
+    let next = 0;
+    let done = 0;
+    let bytes = 0;
+    let failed = false;
+    const finish = (err?: unknown) => {
+      if (failed) return;
+      if (err) failed = true;
+      for (const w of workers) void w.terminate();
+      if (err) reject(err);
+      else resolve(results);
+    };
+    const feed = (w: Worker) => {
+      if (next >= absPaths.length) return false;
+      const start = next;
+      next = Math.min(next + BATCH, absPaths.length);
+      w.postMessage({ batch: start, paths: absPaths.slice(start, next) });
+      return true;
+    };
+    let idle = 0;
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(workerUrl, {
+        workerData: { mode: opts.mode, cacheDir: opts.cache.dir, records: opts.stats.shared },
+      });
+      workers.push(w);
+      w.on('error', (err) => finish(err));
+      w.on('message', (msg: { batch: number; results: Array<FileResult | FileFailure> }) => {
+        if (failed) return;
+        for (let j = 0; j < msg.results.length; j++) {
+          const r = msg.results[j]!;
+          if ('error' in r) {
+            finish(new MlvError(asErrorCode(r.error.code), r.error.message, { details: { path: r.error.path } }));
+            return;
+          }
+          results[msg.batch + j] = r;
+          bytes += r.size;
+        }
+        done += msg.results.length;
+        opts.onProgress?.(done, bytes);
+        if (!feed(w)) {
+          idle++;
+          if (done === absPaths.length) finish();
+        }
+      });
+      if (!feed(w)) idle++;
+    }
+    if (idle === count && done === absPaths.length) finish();
+  });
+}
+
+const KNOWN: ReadonlySet<string> = new Set<ErrorCode>(['UNSUPPORTED_FILE', 'NOT_FOUND', 'CORRUPT_OBJECT', 'IO', 'INVALID_PATH']);
+function asErrorCode(code: string): ErrorCode {
+  if (KNOWN.has(code)) return code as ErrorCode;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'EFBIG') return 'IO';
+  return 'IO';
+}

@@ -1,0 +1,36 @@
+/** Worker thread body: processes batches of files with the same code the main thread uses. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { MlvError, wrapFsError } from '../core/errors.js';
+import { LocalCache } from '../storage/local-cache.js';
+import { FileProcessor, type FileFailure, type FileResult, type ProcessMode } from './file-processor.js';
+import { StatCacheReader } from './stat-cache.js';
+
+interface WorkerInit {
+  mode: ProcessMode;
+  cacheDir: string;
+  records: Uint8Array;
+}
+
+const init = workerData as WorkerInit;
+const records = Buffer.from(init.records.buffer, init.records.byteOffset, init.records.byteLength);
+const processor = new FileProcessor(init.mode, new LocalCache(init.cacheDir), new StatCacheReader(records));
+
+parentPort!.on('message', (msg: { batch: number; paths: string[] }) => {
+  const results: Array<FileResult | FileFailure> = msg.paths.map((p) => {
+    try {
+      return processor.process(p);
+    } catch (caught) {
+      let err = caught;
+      if (!(err instanceof MlvError)) {
+        try {
+          wrapFsError(err, `read ${p}`);
+        } catch (wrapped) {
+          err = wrapped;
+        }
+      }
+      const code = err instanceof MlvError ? err.code : ((err as { code?: string }).code ?? 'INTERNAL');
+      return { error: { code, message: (err as Error).message ?? String(err), path: p } };
+    }
+  });
+  parentPort!.postMessage({ batch: msg.batch, results });
+});

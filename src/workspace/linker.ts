@@ -1,0 +1,156 @@
+/**
+ * Places cache objects into the workspace with the configured strategies (an ordered fallback
+ * list of reflink, hardlink, symlink, copy). Every object is re-hashed before it is placed, so a
+ * damaged cache object is never spread into the workspace. Files appear atomically (temp + rename).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
+import { createHasher, hashBytes } from '../core/hash.js';
+import type { ObjectId } from '../core/id.js';
+import { ioBuffer, readUpTo, writeAll, type LocalCache } from '../storage/local-cache.js';
+import type { LinkStrategy } from './config.js';
+
+/** Errors meaning "this file system cannot do that": fall back to the next strategy. */
+const UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'EPERM', 'ENOTTY', 'EMLINK']);
+
+let tempCounter = 0;
+
+export class Linker {
+  private readonly disabled = new Set<LinkStrategy>();
+  private readonly verified = new Set<ObjectId>();
+  private readonly umask: number;
+
+  constructor(
+    private readonly cache: LocalCache,
+    private readonly strategies: readonly LinkStrategy[],
+  ) {
+    this.umask = process.umask();
+  }
+
+  /** Writes object `id` at `dest` (whose parent folder exists). Returns the strategy used. */
+  place(id: ObjectId, dest: string, exec: boolean): LinkStrategy {
+    const temp = path.join(path.dirname(dest), `.mlv-tmp-${process.pid}-${(tempCounter++).toString(36)}`);
+    const candidates = this.strategies.filter((s) => !this.disabled.has(s));
+    if (!candidates.includes('copy')) candidates.push('copy');
+    for (const strategy of candidates) {
+      // A hard or symbolic link shares the read-only object: it cannot carry its own exec bit.
+      if (exec && (strategy === 'hardlink' || strategy === 'symlink')) continue;
+      try {
+        this.make(strategy, id, temp, exec);
+      } catch (err) {
+        fs.rmSync(temp, { force: true });
+        const code = errnoCode(err);
+        if (strategy !== 'copy' && code && UNSUPPORTED.has(code)) {
+          if (code !== 'EMLINK') this.disabled.add(strategy);
+          continue;
+        }
+        if (errnoCode(err) === 'ENOENT' && !fs.existsSync(this.cache.objectPath(id))) {
+          throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
+        }
+        return wrapFsError(err, `write ${dest}`);
+      }
+      try {
+        fs.renameSync(temp, dest);
+      } catch (err) {
+        fs.rmSync(temp, { force: true });
+        return wrapFsError(err, `write ${dest}`);
+      }
+      return strategy;
+    }
+    throw new Error('unreachable: copy is always a candidate');
+  }
+
+  private make(strategy: LinkStrategy, id: ObjectId, temp: string, exec: boolean): void {
+    const object = this.cache.objectPath(id);
+    const mode = (exec ? 0o777 : 0o666) & ~this.umask;
+    switch (strategy) {
+      case 'copy':
+        this.copyVerified(id, object, temp, mode);
+        return;
+      case 'reflink':
+        this.verify(id);
+        fs.copyFileSync(object, temp, fs.constants.COPYFILE_FICLONE_FORCE);
+        fs.chmodSync(temp, mode);
+        return;
+      case 'hardlink':
+        this.verify(id);
+        fs.linkSync(object, temp);
+        return;
+      case 'symlink':
+        this.verify(id);
+        fs.symlinkSync(object, temp);
+        return;
+    }
+  }
+
+  /** Re-hashes an object once per run. */
+  verify(id: ObjectId): void {
+    if (this.verified.has(id)) return;
+    const fd = openObject(this.cache, id);
+    try {
+      const buf = ioBuffer();
+      let n = readUpTo(fd, buf, 0, buf.length);
+      let actual: ObjectId;
+      if (n < buf.length) {
+        actual = hashBytes(buf.subarray(0, n));
+      } else {
+        const h = createHasher();
+        while (n > 0) {
+          h.update(buf.subarray(0, n));
+          n = readUpTo(fd, buf, 0, buf.length);
+        }
+        actual = h.digest();
+      }
+      if (actual !== id) throw corrupt(id, actual);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.verified.add(id);
+  }
+
+  /** Copies through the reused buffer, hashing as it goes; a mismatch keeps nothing. */
+  private copyVerified(id: ObjectId, _object: string, temp: string, mode: number): void {
+    const src = openObject(this.cache, id);
+    let dst: number | undefined;
+    try {
+      dst = fs.openSync(temp, 'wx', mode);
+      const buf = ioBuffer();
+      let n = readUpTo(src, buf, 0, buf.length);
+      let actual: ObjectId;
+      if (n < buf.length) {
+        actual = hashBytes(buf.subarray(0, n));
+        if (actual === id) writeAll(dst, buf.subarray(0, n));
+      } else {
+        const h = createHasher();
+        while (n > 0) {
+          const chunk = buf.subarray(0, n);
+          h.update(chunk);
+          writeAll(dst, chunk);
+          n = readUpTo(src, buf, 0, buf.length);
+        }
+        actual = h.digest();
+      }
+      if (actual !== id) throw corrupt(id, actual);
+      this.verified.add(id);
+    } finally {
+      fs.closeSync(src);
+      if (dst !== undefined) fs.closeSync(dst);
+    }
+  }
+}
+
+function openObject(cache: LocalCache, id: ObjectId): number {
+  try {
+    return fs.openSync(cache.objectPath(id), 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
+    throw err;
+  }
+}
+
+function corrupt(id: ObjectId, actual: ObjectId): MlvError {
+  return new MlvError('CORRUPT_OBJECT', `cache object ${id} is corrupt (its content hashes to ${actual})`, {
+    hint: 'delete that object from .mlv/cache and re-add or fetch the data; nothing was written for it',
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * The repository lock (`.mlv/lock`): one writer at a time. A second command waits (up to
+ * core.lock_timeout seconds), then fails naming the holder. A lock whose process is gone, or whose
+ * content is unreadable, is stale and taken over.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MlvError, errnoCode } from '../core/errors.js';
+import { processAlive } from '../storage/local-cache.js';
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  command: string;
+  started: string;
+}
+
+export interface Lock {
+  release(): void;
+}
+
+const POLL_MS = 100;
+
+export async function acquireLock(mlvDir: string, command: string, timeoutMs: number): Promise<Lock> {
+  const file = path.join(mlvDir, 'lock');
+  const me: LockInfo = { pid: process.pid, host: os.hostname(), command, started: new Date().toISOString() };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o644);
+      fs.writeSync(fd, JSON.stringify(me) + '\n');
+      fs.closeSync(fd);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          fs.rmSync(file, { force: true });
+        },
+      };
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    const holder = readHolder(file);
+    if (holder === 'gone') continue;
+    if (holder === 'stale') {
+      takeOverStale(file);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new MlvError('LOCKED', `the repository is locked by "mlv ${holder.command}" (pid ${holder.pid} on ${holder.host}, since ${holder.started})`, {
+        hint: `wait for it to finish; if no mlv command is running, delete ${file}`,
+        details: { holder },
+      });
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+function readHolder(file: string): LockInfo | 'stale' | 'gone' {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 'gone';
+    throw err;
+  }
+  let info: LockInfo;
+  try {
+    info = JSON.parse(text) as LockInfo;
+    if (!Number.isInteger(info.pid) || typeof info.host !== 'string') throw new Error('bad lock');
+  } catch {
+    // A lock being written right now can be empty for an instant; only old junk is stale.
+    return ageMs(file) > 2000 ? 'stale' : 'gone';
+  }
+  if (info.host === os.hostname() && !processAlive(info.pid)) return 'stale';
+  return info;
+}
+
+function ageMs(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Renames the stale lock away first, so two waiters never both delete a fresh lock. */
+function takeOverStale(file: string): void {
+  const aside = `${file}.stale.${process.pid}.${Date.now()}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  // Another waiter may have replaced the stale lock with a live one between our read and rename.
+  const moved = readHolder(aside);
+  if (moved !== 'stale' && moved !== 'gone') {
+    try {
+      fs.linkSync(aside, file);
+    } catch {
+      // someone else holds a newer lock now; theirs wins and the live holder keeps running
+    }
+  }
+  fs.rmSync(aside, { force: true });
+}

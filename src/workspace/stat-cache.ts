@@ -1,0 +1,190 @@
+/**
+ * The stat cache remembers the id of a file's content keyed by device and inode, valid while size,
+ * mtime and ctime (nanoseconds) are unchanged, so unchanged files are never re-hashed.
+ *
+ * File format (little-endian): 48-byte header "MLVSTAT1", u32 count, u32 record size, 32-byte
+ * BLAKE3 of the records; then fixed 72-byte records sorted by (dev, ino): dev u64, ino u64,
+ * size u64, mtimeNs i64, ctimeNs i64, id (32 raw bytes). Lookups binary-search the loaded buffer
+ * directly, so a million entries load in one read with no per-entry objects. Written atomically.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { hashBytes } from '../core/hash.js';
+import type { ObjectId } from '../core/id.js';
+import { isRacy } from './racy.js';
+
+const MAGIC = Buffer.from('MLVSTAT1');
+const HEADER = 48;
+const RECORD = 72;
+
+export interface StatKey {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** Read-only view over a serialized stat cache (works on a SharedArrayBuffer inside workers). */
+export class StatCacheReader {
+  protected records: Buffer;
+  protected count: number;
+
+  constructor(records: Buffer) {
+    this.records = records;
+    this.count = Math.floor(records.length / RECORD);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  lookup(key: StatKey): ObjectId | undefined {
+    const r = this.records;
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const off = mid * RECORD;
+      const dev = r.readBigUInt64LE(off);
+      const ino = r.readBigUInt64LE(off + 8);
+      const cmp = dev < key.dev ? -1 : dev > key.dev ? 1 : ino < key.ino ? -1 : ino > key.ino ? 1 : 0;
+      if (cmp === 0) {
+        if (
+          r.readBigUInt64LE(off + 16) === key.size &&
+          r.readBigInt64LE(off + 24) === key.mtimeNs &&
+          r.readBigInt64LE(off + 32) === key.ctimeNs
+        ) {
+          return r.toString('hex', off + 40, off + 72) as ObjectId;
+        }
+        return undefined;
+      }
+      if (cmp < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+}
+
+export class StatCache extends StatCacheReader {
+  private readonly file: string;
+  private readonly pending = new Map<string, { key: StatKey; id: ObjectId; written?: boolean }>();
+
+  private constructor(file: string, records: Buffer) {
+    super(records);
+    this.file = file;
+  }
+
+  /** Loads the cache; a missing, foreign or damaged file simply starts an empty cache. */
+  static load(file: string): StatCache {
+    let data: Buffer | undefined;
+    try {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        // A SharedArrayBuffer lets hashing workers read the same bytes without copying.
+        data = Buffer.from(new SharedArrayBuffer(size));
+        let off = 0;
+        while (off < size) {
+          const n = fs.readSync(fd, data, off, size - off, off);
+          if (n === 0) break;
+          off += n;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      data = undefined;
+    }
+    if (data && data.length >= HEADER && data.subarray(0, 8).equals(MAGIC)) {
+      const count = data.readUInt32LE(8);
+      const recordSize = data.readUInt32LE(12);
+      const body = data.subarray(HEADER);
+      if (recordSize === RECORD && body.length === count * RECORD && hashBytes(body) === data.toString('hex', 16, 48)) {
+        return new StatCache(file, body);
+      }
+    }
+    return new StatCache(file, Buffer.from(new SharedArrayBuffer(0)));
+  }
+
+  /** The serialized records, shareable with worker threads. */
+  get shared(): Buffer {
+    return this.records;
+  }
+
+  override lookup(key: StatKey): ObjectId | undefined {
+    const p = this.pending.get(`${key.dev}:${key.ino}`);
+    if (p) {
+      const k = p.key;
+      return k.size === key.size && k.mtimeNs === key.mtimeNs && k.ctimeNs === key.ctimeNs ? p.id : undefined;
+    }
+    return super.lookup(key);
+  }
+
+  record(key: StatKey, id: ObjectId): void {
+    this.pending.set(`${key.dev}:${key.ino}`, { key, id });
+  }
+
+  /**
+   * Records a file mlv has just written with known content. It is kept only if, by the time the
+   * cache is saved, its timestamps are old enough that a later edit would change them.
+   */
+  recordWritten(key: StatKey, id: ObjectId): void {
+    this.pending.set(`${key.dev}:${key.ino}`, { key, id, written: true });
+  }
+
+  get dirty(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /** Merges new records into the sorted file and replaces it atomically. */
+  save(tmpDir: string): void {
+    if (this.pending.size === 0) return;
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    const fresh = [...this.pending.values()].filter((e) => !e.written || !isRacy(e.key, nowNs)).sort((a, b) => compareKey(a.key, b.key));
+    const out = Buffer.allocUnsafe(HEADER + (this.count + fresh.length) * RECORD);
+    let n = 0;
+    let i = 0;
+    const old = this.records;
+    const writeFresh = (e: { key: StatKey; id: ObjectId }) => {
+      const off = HEADER + n * RECORD;
+      out.writeBigUInt64LE(e.key.dev, off);
+      out.writeBigUInt64LE(e.key.ino, off + 8);
+      out.writeBigUInt64LE(e.key.size, off + 16);
+      out.writeBigInt64LE(e.key.mtimeNs, off + 24);
+      out.writeBigInt64LE(e.key.ctimeNs, off + 32);
+      out.write(e.id, off + 40, 'hex');
+      n++;
+    };
+    for (let j = 0; j < this.count; j++) {
+      const off = j * RECORD;
+      const dev = old.readBigUInt64LE(off);
+      const ino = old.readBigUInt64LE(off + 8);
+      while (i < fresh.length && compareKey(fresh[i]!.key, { dev, ino }) < 0) writeFresh(fresh[i++]!);
+      if (i < fresh.length && fresh[i]!.key.dev === dev && fresh[i]!.key.ino === ino) continue;
+      old.copy(out, HEADER + n * RECORD, off, off + RECORD);
+      n++;
+    }
+    while (i < fresh.length) writeFresh(fresh[i++]!);
+    const body = out.subarray(HEADER, HEADER + n * RECORD);
+    MAGIC.copy(out, 0);
+    out.writeUInt32LE(n, 8);
+    out.writeUInt32LE(RECORD, 12);
+    out.write(hashBytes(body), 16, 'hex');
+    fs.mkdirSync(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, `stat-cache-${process.pid}-${Date.now()}`);
+    try {
+      fs.writeFileSync(tmp, out.subarray(0, HEADER + n * RECORD));
+      fs.renameSync(tmp, this.file);
+    } catch {
+      // The stat cache is only an accelerator: failing to save it must not fail the command.
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+}
+
+function compareKey(a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }): number {
+  if (a.dev !== b.dev) return a.dev < b.dev ? -1 : 1;
+  if (a.ino !== b.ino) return a.ino < b.ino ? -1 : 1;
+  return 0;
+}

@@ -1,0 +1,123 @@
+/**
+ * Test helpers: spawn the real mlv CLI (bin/mlv.js, built into dist/) in temporary Git
+ * repositories, and inspect files, the cache and the Git index.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const MLV_BIN = path.join(ROOT, 'bin', 'mlv.js');
+export const FIXTURES = path.join(ROOT, 'fixtures');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'mlv test',
+  GIT_AUTHOR_EMAIL: 'test@example.invalid',
+  GIT_COMMITTER_NAME: 'mlv test',
+  GIT_COMMITTER_EMAIL: 'test@example.invalid',
+  GIT_CONFIG_NOSYSTEM: '1',
+  HOME: os.tmpdir(),
+};
+
+/** Runs `mlv <args>` in `cwd`; never throws on a non-zero exit. */
+export function mlv(cwd: string, args: string[], env: Record<string, string> = {}): RunResult {
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [MLV_BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...GIT_ENV, MLV_DEBUG: '', ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs `mlv <args> --json` and parses stdout. */
+export function mlvJson<T = any>(cwd: string, args: string[], env: Record<string, string> = {}): { code: number; json: T; stderr: string } {
+  const r = mlv(cwd, [...args, '--json'], env);
+  let json: T;
+  try {
+    json = JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`mlv ${args.join(' ')} --json did not print JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { code: r.code, json, stderr: r.stderr };
+}
+
+export function git(cwd: string, args: string[]): string {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV } });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function tempDir(prefix = 'mlv-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A fresh Git repository with `mlv init` done. */
+export function initRepo(): string {
+  const dir = tempDir();
+  git(dir, ['init', '-q', '-b', 'main']);
+  const r = mlv(dir, ['init']);
+  if (r.code !== 0) throw new Error(`mlv init failed: ${r.stderr}`);
+  return dir;
+}
+
+/**
+ * Copies fixtures/<name> into `dest`, then creates what Git cannot carry: empty folders listed in
+ * the fixture's `.empty-dirs` file and the executable bit for files listed in `.executables`.
+ */
+export function copyFixture(name: string, dest: string): void {
+  const src = path.join(FIXTURES, name);
+  fs.cpSync(src, dest, { recursive: true, filter: (p) => !['.empty-dirs', '.executables'].includes(path.basename(p)) });
+  const list = (file: string) => {
+    const p = path.join(src, file);
+    return fs.existsSync(p) ? fs.readFileSync(p, 'utf8').split('\n').filter(Boolean) : [];
+  };
+  for (const d of list('.empty-dirs')) fs.mkdirSync(path.join(dest, d), { recursive: true });
+  for (const f of list('.executables')) fs.chmodSync(path.join(dest, f), 0o755);
+}
+
+/** Every regular file below `dir` with its bytes (hex-free: Buffer) and exec bit, keyed by POSIX path. */
+export function snapshotTree(dir: string): Map<string, { bytes: Buffer; exec: boolean } | 'dir'> {
+  const out = new Map<string, { bytes: Buffer; exec: boolean } | 'dir'>();
+  const walk = (rel: string) => {
+    const abs = rel ? path.join(dir, rel) : dir;
+    for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        out.set(r, 'dir');
+        walk(r);
+      } else {
+        const st = fs.statSync(path.join(abs, e.name));
+        out.set(r, { bytes: fs.readFileSync(path.join(abs, e.name)), exec: (st.mode & 0o100) !== 0 });
+      }
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** Every object file in the cache (relative paths), sorted. */
+export function cacheObjects(repo: string): string[] {
+  const cache = path.join(repo, '.mlv', 'cache');
+  const out: string[] = [];
+  if (!fs.existsSync(cache)) return out;
+  for (const shard of fs.readdirSync(cache)) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const name of fs.readdirSync(path.join(cache, shard))) out.push(`${shard}/${name}`);
+  }
+  return out.sort();
+}
+
+/** `git ls-files --stage` output: the Git index, to compare before and after a command. */
+export function gitIndex(repo: string): string {
+  return git(repo, ['ls-files', '--stage']);
+}
