@@ -58,15 +58,12 @@ export class LocalCache {
   }
 
   /**
-   * Moves a finished temp file to its final name. If another writer got there first the content is
-   * identical (same id), so ours is dropped and theirs kept.
+   * Moves a finished, verified temp file to its final name. Two writers of one object both succeed.
    */
   publish(tempPath: string, id: ObjectId): void {
     const finalPath = this.objectPath(id);
-    if (fs.existsSync(finalPath)) {
-      fs.rmSync(tempPath, { force: true });
-      return;
-    }
+    // rename() atomically replaces an existing object, whose content is identical by construction
+    // (or damaged, in which case this repairs it); readers holding the old file keep reading it.
     try {
       fs.renameSync(tempPath, finalPath);
     } catch (err) {
@@ -117,10 +114,10 @@ export class LocalCache {
     }
   }
 
-  putFd(srcFd: number, label: string, expectedId?: ObjectId): { id: ObjectId; size: number } {
+  putFd(srcFd: number, label: string, expectedId?: ObjectId, expectedSize?: number): { id: ObjectId; size: number } {
     const buf = ioBuffer();
-    const first = readUpTo(srcFd, buf, 0, buf.length);
-    if (first < buf.length) {
+    const first = readUpTo(srcFd, buf, 0, buf.length, expectedSize);
+    if (first < buf.length || first === expectedSize) {
       const bytes = buf.subarray(0, first);
       const id = hashBytes(bytes);
       if (expectedId && id !== expectedId) throw mismatch(label, expectedId, id);
@@ -211,13 +208,17 @@ export function openNoFollow(p: string): number {
   return fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
 }
 
-/** Reads until `length` bytes or end of file. */
-export function readUpTo(fd: number, buf: Buffer, offset: number, length: number): number {
+/**
+ * Reads until `length` bytes or end of file. With `expected` (the size fstat/lstat reported), stops
+ * once that many bytes are in, saving the extra read() that would only confirm end of file.
+ */
+export function readUpTo(fd: number, buf: Buffer, offset: number, length: number, expected?: number): number {
   let total = 0;
   while (total < length) {
     const n = fs.readSync(fd, buf, offset + total, length - total, null);
     if (n === 0) break;
     total += n;
+    if (expected !== undefined && total === expected) break;
   }
   return total;
 }

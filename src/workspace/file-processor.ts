@@ -55,12 +55,14 @@ export class FileProcessor {
       throw fileError(err, absPath);
     }
     try {
-      const opened = statKeyOf(fs.fstatSync(fd, { bigint: true }));
-      const { id, size } = this.mode === 'ingest' ? this.cache.putFd(fd, absPath) : hashFd(fd);
+      // O_NOFOLLOW and the inode in the key keep a file swapped in after lstat from being
+      // remembered under the old file's identity.
+      const expected = Number(st.size);
+      const { id, size } = this.mode === 'ingest' ? this.cache.putFd(fd, absPath, undefined, expected) : hashFd(fd, expected);
       const nowNs = BigInt(Date.now()) * 1_000_000n;
-      const stable = BigInt(size) === opened.size && !isRacy(opened, nowNs);
+      const stable = BigInt(size) === key.size && !isRacy(key, nowNs);
       const result: FileResult = { id, size, exec, hashed: true };
-      if (stable) result.key = opened;
+      if (stable) result.key = key;
       return result;
     } catch (err) {
       throw fileError(err, absPath);
@@ -71,10 +73,10 @@ export class FileProcessor {
 }
 
 /** Hashes an open file through the thread's reused buffer: small files in one call. */
-export function hashFd(fd: number): { id: ObjectId; size: number } {
+export function hashFd(fd: number, expectedSize?: number): { id: ObjectId; size: number } {
   const buf = ioBuffer();
-  let n = readUpTo(fd, buf, 0, buf.length);
-  if (n < buf.length) return { id: hashBytes(buf.subarray(0, n)), size: n };
+  let n = readUpTo(fd, buf, 0, buf.length, expectedSize);
+  if (n < buf.length || n === expectedSize) return { id: hashBytes(buf.subarray(0, n)), size: n };
   const hasher = createHasher();
   let size = 0;
   while (n > 0) {
