@@ -1,7 +1,7 @@
 /** `mlv config`: read and write configuration, git-config style. */
 import * as path from 'node:path';
 import { MlvError } from '../core/errors.js';
-import { CONFIG_KEYS, validateConfigValue } from '../workspace/config.js';
+import { CONFIG_KEYS, configKeySpec, validateConfigValue } from '../workspace/config.js';
 import { ConfigFile } from '../workspace/config-file.js';
 import { findRepo } from '../workspace/repo.js';
 import { withLock, type CommandContext } from './context.js';
@@ -38,7 +38,7 @@ export async function config(ctx: CommandContext, opts: ConfigOptions): Promise<
   }
   const key = opts.key;
   if (!key) throw new MlvError('USAGE', 'missing configuration key', { hint: 'e.g. mlv config core.link, or mlv config --list' });
-  if (!CONFIG_KEYS[key]) validateConfigValue(key, '');
+  if (!configKeySpec(key)) validateConfigValue(key, '');
   if (opts.unset || opts.value !== undefined) {
     return withLock(repo, 'config', async () => {
       const file = ConfigFile.load(path.join(repo.mlvDir, fileName));
@@ -63,7 +63,7 @@ export async function config(ctx: CommandContext, opts: ConfigOptions): Promise<
   if (local !== undefined) return { action: 'get', key, value: local, source: 'config.local' };
   const shared = c.shared.get(key);
   if (shared !== undefined) return { action: 'get', key, value: shared, source: 'config' };
-  const def = CONFIG_KEYS[key]!.default;
+  const def = configKeySpec(key)!.default;
   if (def === undefined) throw new MlvError('NOT_FOUND', `${key} is not set`, { hint: `set it with mlv config ${key} <value>` });
   return { action: 'get', key, value: def, source: 'default' };
 }

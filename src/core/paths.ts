@@ -3,6 +3,8 @@
  * input: these checks keep every one of them inside the repository and away from `.git` / `.mlv`.
  */
 
+import { hasLoneSurrogate } from './quoted.js';
+
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const RESERVED_NAMES = new Set(['.git', '.mlv']);
 
@@ -13,6 +15,7 @@ export function badNameReason(name: string): string | undefined {
   if (name.includes('/')) return 'a name must not contain "/"';
   if (name.includes('\\')) return 'a name must not contain "\\" (it is a path separator on Windows)';
   if (CONTROL_CHARS.test(name)) return 'a name must not contain control characters';
+  if (hasLoneSurrogate(name)) return 'a name must be valid Unicode (it has an unpaired surrogate)';
   if (RESERVED_NAMES.has(name.toLowerCase())) return `"${name}" is reserved`;
   if (Buffer.byteLength(name) > 255) return 'a name must be at most 255 bytes';
   return undefined;

@@ -5,6 +5,7 @@
 import { MlvError } from './errors.js';
 import { describeBadId, isObjectId, type ObjectId } from './id.js';
 import { badNameReason } from './paths.js';
+import { hasLoneSurrogate, quote } from './quoted.js';
 
 export const POINTER_VERSION = 1;
 export const POINTER_SUFFIX = '.mlv';
@@ -37,13 +38,13 @@ export function formatPointer(p: Pointer): string {
     `version: ${POINTER_VERSION}`,
     'hash: blake3',
     `kind: ${p.kind}`,
-    `path: ${JSON.stringify(p.path)}`,
+    `path: ${quote(p.path)}`,
     `id: ${p.id}`,
     `size: ${p.size}`,
   ];
   if (p.kind === 'dir') lines.push(`files: ${p.files ?? 0}`);
   if (p.kind === 'file' && p.executable) lines.push('executable: true');
-  if (p.description !== undefined) lines.push(`description: ${JSON.stringify(p.description)}`);
+  if (p.description !== undefined) lines.push(`description: ${quote(p.description)}`);
   return lines.join('\n') + '\n';
 }
 
@@ -75,7 +76,7 @@ export function parsePointer(text: string, file: string, expectedPath?: string):
     if (raw.includes('\r')) fail(line, 'carriage return (CRLF line ending) is not allowed');
     if (raw.includes('\0')) fail(line, 'NUL byte is not allowed');
     if (raw === '' || raw.startsWith('#')) return;
-    const match = /^([a-z]+): (\S.*)$/.exec(raw);
+    const match = /^([a-z]+): (\S.*)$/s.exec(raw);
     if (!match) fail(line, `expected "key: value", found ${JSON.stringify(truncate(raw))}`);
     const [, key, value] = match as unknown as [string, string, string];
     if (!KNOWN_KEYS.has(key)) fail(line, `unknown key "${key}"`);
@@ -160,7 +161,7 @@ function parseQuoted(value: string, fail: (message: string) => never): string {
     fail('malformed double-quoted string (JSON escapes only: \\" \\\\ \\n \\t \\uXXXX)');
   }
   if (typeof parsed !== 'string') fail('expected a double-quoted string');
-  if (/[\uD800-\uDFFF]/.test((parsed as string).replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
+  if (hasLoneSurrogate(parsed as string)) {
     fail('lone surrogate escapes are not allowed');
   }
   return parsed as string;

@@ -12,6 +12,7 @@ import { MlvError } from './errors.js';
 import { hashBytes } from './hash.js';
 import type { ObjectId } from './id.js';
 import { badNameReason } from './paths.js';
+import { quote } from './quoted.js';
 
 export const TREE_HEADER = 'mlv-tree 1';
 
@@ -42,20 +43,22 @@ function kindLetter(e: TreeEntry): string {
 /** Canonical bytes of a tree; entries must already be sorted and unique. */
 export function formatTree(sortedEntries: readonly TreeEntry[]): Buffer {
   let text = TREE_HEADER + '\n';
-  for (const e of sortedEntries) text += `${kindLetter(e)} ${e.id} ${e.size} ${JSON.stringify(e.name)}\n`;
+  for (const e of sortedEntries) text += `${kindLetter(e)} ${e.id} ${e.size} ${quote(e.name)}\n`;
   return Buffer.from(text, 'utf8');
 }
 
 export function encodeTree(entries: TreeEntry[]): { id: ObjectId; bytes: Buffer; sorted: TreeEntry[] } {
   const sorted = sortEntries(entries);
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i - 1]!.name === sorted[i]!.name) throw new Error(`duplicate tree entry ${sorted[i]!.name}`);
+    if (sorted[i - 1]!.name === sorted[i]!.name) {
+      throw new MlvError('INVALID_TREE', `duplicate entry ${JSON.stringify(sorted[i]!.name)} in one folder`);
+    }
   }
   const bytes = formatTree(sorted);
   return { id: hashBytes(bytes), bytes, sorted };
 }
 
-const LINE = /^([fxd]) ([0-9a-f]{64}) (0|[1-9][0-9]*) (".*")$/;
+const LINE = /^([fxd]) ([0-9a-f]{64}) (0|[1-9][0-9]*) (".*")$/s;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**

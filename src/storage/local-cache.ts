@@ -179,8 +179,9 @@ export class LocalCache {
       return 0;
     }
     for (const name of names) {
-      const pid = Number(name.split('-')[0]);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
+      const pidText = name.split('-')[0]!;
+      const pid = /^[1-9][0-9]*$/.test(pidText) ? Number(pidText) : 0;
+      if (pid > 0 && pid !== process.pid && !processAlive(pid)) {
         fs.rmSync(path.join(this.tmpDir, name), { force: true });
         removed++;
       }

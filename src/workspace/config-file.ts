@@ -57,7 +57,7 @@ export class ConfigFile {
         return;
       }
       if (t.startsWith('[')) fail(n, `malformed section header ${JSON.stringify(t)}`);
-      const kv = /^([a-z][a-z0-9_]*)\s*=\s*(.*)$/.exec(t);
+      const kv = /^([a-z][a-z0-9_]*)\s*=\s*(.*)$/s.exec(t);
       if (!kv) fail(n, `expected "key = value", found ${JSON.stringify(t.slice(0, 60))}`);
       if (section === '') fail(n, 'key outside of any [section]');
       const key = `${section}.${kv![1]}`;
@@ -72,7 +72,7 @@ export class ConfigFile {
   get(key: string): string | undefined {
     const line = this.lines.find((l) => l.key === key);
     if (!line) return undefined;
-    const value = /=\s*(.*)$/.exec(line.text.trim())![1]!;
+    const value = /=\s*(.*)$/s.exec(line.text.trim())![1]!;
     return parseValue(value, () => '');
   }
 
@@ -145,15 +145,17 @@ function unescape(s: string): string {
 function parseValue(raw: string, fail: (m: string) => string): string {
   const v = raw.trim();
   if (v.startsWith('"')) {
-    const m = /^"((?:[^"\\]|\\["\\nt])*)"$/.exec(v);
+    const m = /^"((?:[^"\\]|\\["\\ntr0])*)"$/s.exec(v);
     if (!m) return fail('malformed quoted value');
-    return m[1]!.replace(/\\(["\\nt])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c));
+    const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0' };
+    return m[1]!.replace(/\\(["\\ntr0])/g, (_, c: string) => escapes[c] ?? c);
   }
   if (/["\\]/.test(v)) return fail('quotes and backslashes need a quoted value');
   return v.replace(/\s+[#;].*$/, '');
 }
 
 function formatValue(value: string): string {
-  if (/^[^\s"\\#;][^"\\#;\n\t]*$/.test(value) && !/\s$/.test(value)) return value;
-  return '"' + value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\t/g, '\\t') + '"';
+  const plain = /^[^\s"\\#;\u0000-\u001f\u007f]([^"\\#;\u0000-\u001f\u007f]*[^\s"\\#;\u0000-\u001f\u007f])?$/;
+  if (plain.test(value)) return value;
+  return '"' + value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\t/g, '\\t').replace(/\r/g, '\\r').replace(/\0/g, '\\0') + '"';
 }

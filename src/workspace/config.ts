@@ -52,12 +52,19 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   },
 };
 
+export function configKeySpec(key: string): KeySpec | undefined {
+  return Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
+}
+
 export function validateConfigValue(key: string, value: string): void {
-  const spec = CONFIG_KEYS[key];
+  const spec = configKeySpec(key);
   if (!spec) {
     throw new MlvError('USAGE', `unknown configuration key ${JSON.stringify(key)}`, {
       hint: `known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`,
     });
+  }
+  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(value)) {
+    throw new MlvError('USAGE', `invalid value for ${key}: control characters and line breaks are not allowed`);
   }
   const problem = spec.validate(value);
   if (problem) throw new MlvError('USAGE', `invalid value for ${key}: ${JSON.stringify(value)}: ${problem}`);
@@ -89,7 +96,7 @@ export class Config {
   }
 
   get(key: string): string | undefined {
-    return this.local.get(key) ?? this.shared.get(key) ?? CONFIG_KEYS[key]?.default;
+    return this.local.get(key) ?? this.shared.get(key) ?? configKeySpec(key)?.default;
   }
 
   get link(): LinkStrategy[] {

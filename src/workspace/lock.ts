@@ -50,7 +50,8 @@ export async function acquireLock(mlvDir: string, command: string, timeoutMs: nu
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new MlvError('LOCKED', `the repository is locked by "mlv ${holder.command}" (pid ${holder.pid} on ${holder.host}, since ${holder.started})`, {
+      const who = holder === 'unreadable' ? 'another process (its lock file is being written or is unreadable)' : `"mlv ${holder.command}" (pid ${holder.pid} on ${holder.host}, since ${holder.started})`;
+      throw new MlvError('LOCKED', `the repository is locked by ${who}`, {
         hint: `wait for it to finish; if no mlv command is running, delete ${file}`,
         details: { holder },
       });
@@ -59,7 +60,7 @@ export async function acquireLock(mlvDir: string, command: string, timeoutMs: nu
   }
 }
 
-function readHolder(file: string): LockInfo | 'stale' | 'gone' {
+function readHolder(file: string): LockInfo | 'stale' | 'gone' | 'unreadable' {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -73,7 +74,7 @@ function readHolder(file: string): LockInfo | 'stale' | 'gone' {
     if (!Number.isInteger(info.pid) || typeof info.host !== 'string') throw new Error('bad lock');
   } catch {
     // A lock being written right now can be empty for an instant; only old junk is stale.
-    return ageMs(file) > 2000 ? 'stale' : 'gone';
+    return Math.abs(ageMs(file)) > 2000 ? 'stale' : 'unreadable';
   }
   if (info.host === os.hostname() && !processAlive(info.pid)) return 'stale';
   return info;
@@ -98,7 +99,7 @@ function takeOverStale(file: string): void {
   }
   // Another waiter may have replaced the stale lock with a live one between our read and rename.
   const moved = readHolder(aside);
-  if (moved !== 'stale' && moved !== 'gone') {
+  if (moved !== 'stale' && moved !== 'gone' && moved !== 'unreadable') {
     try {
       fs.linkSync(aside, file);
     } catch {

@@ -180,6 +180,11 @@ export class StatCache extends StatCacheReader {
       // The stat cache is only an accelerator: failing to save it must not fail the command.
       fs.rmSync(tmp, { force: true });
     }
+    const merged = Buffer.from(new SharedArrayBuffer(body.length));
+    body.copy(merged);
+    this.records = merged;
+    this.count = n;
+    this.pending.clear();
   }
 }
 
