@@ -3,7 +3,7 @@
  * result (human or --json) and maps errors to documented exit codes (docs/cli.md).
  */
 import { createRequire } from 'node:module';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { Output } from './output.js';
 
@@ -159,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
 function parseJobs(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new CommanderError(ExitCode.usage, 'mlv.invalidJobs', `error: --jobs must be an integer from 1 to 256, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`expected an integer from 1 to 256, got ${JSON.stringify(value)}`);
   }
   return n;
 }

@@ -5,6 +5,7 @@ import type { ConfigResult } from '../commands/config.js';
 import type { InitResult } from '../commands/init.js';
 import type { StatusResult, TargetStatus } from '../commands/status.js';
 import type { UntrackResult } from '../commands/untrack.js';
+import { displayPath } from '../core/paths.js';
 import { formatBytes, formatCount } from './format.js';
 import type { Output } from './output.js';
 
@@ -76,8 +77,9 @@ export function renderCheckout(out: Output, r: CheckoutResult): void {
     if (t.missing) parts.push(`${t.missing} missing from the cache`);
     out.line(`${t.path}: ${parts.join(', ')}`);
   }
-  for (const s of r.saved) out.line(`saved ${s.path} in the cache before replacing it: ${s.object}`);
-  for (const l of r.removedLinks) out.line(`removed ${l} (a link or special file; what it pointed to was not touched)`);
+  for (const s of r.saved) out.line(`saved ${displayPath(s.path)} in the cache before replacing it: ${s.object}`);
+  for (const l of r.removedLinks) out.line(`removed ${displayPath(l)} (a link or special file; what it pointed to was not touched)`);
+  for (const l of r.left) out.line(`left ${displayPath(l)} in place (a folder whose name mlv cannot track; move it yourself)`);
   for (const m of r.missing.slice(0, 20)) out.line(`not in the cache: ${m.path} (${m.id})`);
   if (r.missing.length > 20) out.line(`... and ${r.missing.length - 20} more not in the cache`);
   for (const c of r.corrupt) out.line(`corrupt in the cache, not written: ${c.path} (${c.id})`);

@@ -8,7 +8,7 @@ import { GitRepo } from '../git/git-adapter.js';
 import { writeFileAtomic } from '../workspace/atomic.js';
 import { addIgnoreEntry } from '../workspace/gitignore.js';
 import { findRepo, type Repo } from '../workspace/repo.js';
-import { refuseUnsupported, scanFolder } from '../workspace/scan.js';
+import { cacheObjectIdOfLink, refuseUnsupported, scanFolder } from '../workspace/scan.js';
 import { snapshotFile, snapshotFolder } from '../workspace/snapshot.js';
 import { StatCache } from '../workspace/stat-cache.js';
 import { discoverPointers } from '../workspace/targets.js';
@@ -67,8 +67,11 @@ export async function add(ctx: CommandContext, opts: AddOptions): Promise<AddRes
     const staged: string[] = [];
     const stage = opts.stage ?? repo.config.autostage;
     if (stage && !repo.config.noScm && toStage.size > 0) {
-      await new GitRepo(repo.root).stage([...toStage]);
-      staged.push(...toStage);
+      const gitRepo = new GitRepo(repo.root);
+      await gitRepo.stage([...toStage]);
+      // Report only what really is in the index now (Git skips ignored paths silently).
+      const inIndex = await gitRepo.trackedEntries([...toStage]);
+      staged.push(...[...toStage].filter((p) => inIndex.get(p) === p));
     }
     return { targets, staged };
   });
@@ -93,12 +96,12 @@ async function plan(repo: Repo, cwd: string, paths: string[]): Promise<Planned[]
     if (rel.endsWith(POINTER_SUFFIX)) {
       throw new MlvError('INVALID_PATH', `${userPath} looks like an mlv pointer file`, { hint: `add the data it points to instead: mlv add ${userPath.slice(0, -POINTER_SUFFIX.length)}` });
     }
-    if (st.isSymbolicLink()) {
+    if (st.isSymbolicLink() && !cacheObjectIdOfLink(abs, repo.cache.dir)) {
       throw new MlvError('UNSUPPORTED_FILE', `${userPath} is a symbolic link; mlv tracks regular files and folders only`, {
         hint: 'add the folder or file the link points to, inside the repository',
       });
     }
-    if (!st.isFile() && !st.isDirectory()) throw new MlvError('UNSUPPORTED_FILE', `${userPath} is a special file; mlv tracks regular files and folders only`);
+    if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink()) throw new MlvError('UNSUPPORTED_FILE', `${userPath} is a special file; mlv tracks regular files and folders only`);
     assertPathIsReal(repo, rel, userPath);
     planned.push({ rel, abs, kind: st.isDirectory() ? 'dir' : 'file' });
   }
@@ -125,7 +128,16 @@ async function plan(repo: Repo, cwd: string, paths: string[]): Promise<Planned[]
     }
   }
   if (!repo.config.noScm) {
-    const inGit = await new GitRepo(repo.root).trackedEntries(planned.map((p) => p.rel));
+    const gitRepo = new GitRepo(repo.root);
+    for (const p of planned) {
+      const pointerRel = p.rel + POINTER_SUFFIX;
+      if (await gitRepo.isIgnored(pointerRel)) {
+        throw new MlvError('INVALID_PATH', `the pointer ${pointerRel} would be ignored by Git (a .gitignore rule matches it), so it could not be committed`, {
+          hint: `track data in a folder Git does not ignore, or add an exception such as !${path.posix.basename(pointerRel)} to that .gitignore`,
+        });
+      }
+    }
+    const inGit = await gitRepo.trackedEntries(planned.map((p) => p.rel));
     for (const [rel, hit] of inGit) {
       throw new MlvError('TRACKED_BY_GIT', `${rel} is already tracked by Git${hit !== rel ? ` (${hit})` : ''}`, {
         hint: `remove it from Git first: git rm -r --cached ${rel} && git commit -m "stop tracking ${rel} in Git", then mlv add ${rel}`,
@@ -133,7 +145,7 @@ async function plan(repo: Repo, cwd: string, paths: string[]): Promise<Planned[]
     }
   }
   for (const p of planned) {
-    if (p.kind === 'dir') refuseUnsupported(scanFolder(p.abs), p.rel);
+    if (p.kind === 'dir') refuseUnsupported(scanFolder(p.abs, repo.cache.dir), p.rel);
   }
   return planned;
 }

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MlvError } from '../core/errors.js';
+import { displayPath } from '../core/paths.js';
 import type { ObjectId } from '../core/id.js';
 import type { LinkStrategy } from '../workspace/config.js';
 import { Linker } from '../workspace/linker.js';
@@ -33,6 +34,8 @@ export interface CheckoutResult {
   saved: Array<{ path: string; id: ObjectId; object: string }>;
   /** Symbolic links or special files removed under --force (their targets were not touched). */
   removedLinks: string[];
+  /** Folders with names mlv cannot track, left in place under --force. */
+  left: string[];
   /** Files whose objects are not in the local cache (left as they were). */
   missing: Array<{ path: string; id: ObjectId }>;
   /** Files whose cache objects failed verification (left as they were). */
@@ -40,7 +43,12 @@ export interface CheckoutResult {
   strategies: Partial<Record<LinkStrategy, number>>;
 }
 
-type Current = { kind: 'file'; id: ObjectId; exec: boolean } | { kind: 'dir' } | { kind: 'link' | 'other' };
+type Current =
+  | { kind: 'file'; id: ObjectId; exec: boolean }
+  | { kind: 'dir' }
+  | { kind: 'link' | 'other' }
+  /** A folder whose name mlv cannot track: never entered, never deleted. */
+  | { kind: 'foreign-dir' };
 type Desired = { kind: 'file'; id: ObjectId; exec: boolean } | { kind: 'dir' };
 
 interface Plan {
@@ -51,7 +59,8 @@ interface Plan {
   writes: Array<{ rel: string; id: ObjectId; exec: boolean }>;
   unchanged: number;
   missing: Array<{ path: string; id: ObjectId }>;
-  conflicts: Array<{ path: string; reason: string; id?: ObjectId }>;
+  /** Without --force these stop the checkout; with it, `save` content first, `unlink` links, `leave` folders alone. */
+  conflicts: Array<{ path: string; reason: string; id?: ObjectId; action: 'save' | 'unlink' | 'leave' }>;
 }
 
 export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}): Promise<CheckoutResult> {
@@ -67,7 +76,7 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
     const conflicts = plans.flatMap((p) => p.conflicts);
     if (conflicts.length > 0 && !opts.force) {
       stats.save(repo.tmpDir);
-      const listed = conflicts.slice(0, 5).map((c) => `${c.path} (${c.reason})`).join(', ');
+      const listed = conflicts.slice(0, 5).map((c) => `${displayPath(c.path)} (${c.reason})`).join(', ');
       const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
       throw new MlvError('CONFLICT', `checkout would overwrite or delete data that is not in the cache: ${listed}${more}`, {
         hint: 'keep it with mlv add <target>, or replace it with mlv checkout --force (the current content is saved in the cache first)',
@@ -75,13 +84,15 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
       });
     }
 
-    const result: CheckoutResult = { targets: [], written: 0, deleted: 0, unchanged: 0, saved: [], removedLinks: [], missing: [], corrupt: [], strategies: {} };
+    const result: CheckoutResult = { targets: [], written: 0, deleted: 0, unchanged: 0, saved: [], removedLinks: [], left: [], missing: [], corrupt: [], strategies: {} };
     for (const c of conflicts) {
-      if (c.id) {
+      if (c.action === 'save' && c.id) {
         repo.cache.putFile(repo.abs(c.path), c.id);
         result.saved.push({ path: c.path, id: c.id, object: path.relative(repo.root, repo.cache.objectPath(c.id)) });
-      } else {
+      } else if (c.action === 'unlink') {
         result.removedLinks.push(c.path);
+      } else {
+        result.left.push(c.path);
       }
     }
     const linker = new Linker(repo.cache, repo.config.link);
@@ -109,7 +120,7 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
         try {
           const strategy = linker.place(w.id, dest, w.exec);
           result.strategies[strategy] = (result.strategies[strategy] ?? 0) + 1;
-          if (strategy !== 'symlink') stats.recordWritten(statKeyOf(fs.lstatSync(dest, { bigint: true })), w.id);
+          if (strategy !== 'symlink') stats.recordWritten(statKeyOf(fs.lstatSync(dest, { bigint: true })), w.id, dest);
           summary.written++;
         } catch (err) {
           if (err instanceof MlvError && err.code === 'CORRUPT_OBJECT') result.corrupt.push({ path: w.rel, id: w.id });
@@ -172,10 +183,12 @@ async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, re
         continue;
       }
       plan.removeFiles.push(rel);
-      if (!repo.cache.has(cur.id)) plan.conflicts.push({ path: rel, reason: want ? 'modified' : 'not tracked', id: cur.id });
+      if (!repo.cache.has(cur.id)) plan.conflicts.push({ path: rel, reason: want ? 'modified' : 'not tracked', id: cur.id, action: 'save' });
+    } else if (cur.kind === 'foreign-dir') {
+      plan.conflicts.push({ path: rel, reason: 'folder with a name mlv cannot track', action: 'leave' });
     } else {
       plan.removeFiles.push(rel);
-      plan.conflicts.push({ path: rel, reason: cur.kind === 'link' ? 'symbolic link' : 'special file' });
+      plan.conflicts.push({ path: rel, reason: cur.kind === 'link' ? 'symbolic link' : 'special file', action: 'unlink' });
     }
   }
   const currentDirs = [...current].filter(([rel, c]) => c.kind === 'dir' && !kept(rel)).map(([rel]) => rel);
@@ -209,10 +222,15 @@ async function readCurrent(repo: Repo, targetRel: string, stats: StatCache, opts
   if (st.isDirectory()) {
     const scan = scanFolder(abs, repo.cache.dir);
     for (const d of scan.dirs) current.set(d === '' ? targetRel : `${targetRel}/${d}`, { kind: 'dir' });
-    for (const u of scan.unsupported) current.set(`${targetRel}/${u.path}`, { kind: u.reason === 'symbolic link' ? 'link' : 'other' });
-    const files = scan.files.map((f) => path.join(abs, ...f.split('/')));
-    const results = await snapshotFiles(repo, files, scan.cacheLinks, scan.files, snapOpts);
-    scan.files.forEach((f, i) => current.set(`${targetRel}/${f}`, { kind: 'file', id: results[i]!.id, exec: results[i]!.exec }));
+    // Files with names mlv cannot track are still files: hashed, so their content is saved, not lost.
+    const fileRels = [...scan.files, ...scan.unsupported.filter((u) => u.kind === 'file').map((u) => u.path)];
+    for (const u of scan.unsupported) {
+      if (u.kind === 'link' || u.kind === 'special') current.set(`${targetRel}/${u.path}`, { kind: u.kind === 'link' ? 'link' : 'other' });
+      else if (u.kind === 'dir') current.set(`${targetRel}/${u.path}`, { kind: 'foreign-dir' });
+    }
+    const files = fileRels.map((f) => path.join(abs, ...f.split('/')));
+    const results = await snapshotFiles(repo, files, scan.cacheLinks, fileRels, snapOpts);
+    fileRels.forEach((f, i) => current.set(`${targetRel}/${f}`, { kind: 'file', id: results[i]!.id, exec: results[i]!.exec }));
   } else if (st.isFile() || st.isSymbolicLink()) {
     const cacheLinks = new Map<string, ObjectId>();
     if (st.isSymbolicLink()) {

@@ -55,10 +55,17 @@ export async function init(ctx: CommandContext, opts: InitOptions = {}): Promise
     throw new MlvError('INVALID_PATH', `${mlvDir} exists and is not a folder`, { hint: 'move it aside and run mlv init again' });
   }
   for (const sub of ['', 'cache', 'tmp', 'state']) fs.mkdirSync(path.join(mlvDir, sub), { recursive: true });
-  const gitignore = path.join(mlvDir, '.gitignore');
-  if (!fs.existsSync(gitignore)) writeFileAtomic(gitignore, MLV_GITIGNORE);
+  const created: string[] = [];
   const configPath = path.join(mlvDir, 'config');
-  if (!fs.existsSync(configPath)) writeFileAtomic(configPath, CONFIG_HEADER);
+  if (!fs.existsSync(configPath)) {
+    writeFileAtomic(configPath, CONFIG_HEADER);
+    created.push(`${MLV_DIR}/config`);
+  }
+  const gitignore = path.join(mlvDir, '.gitignore');
+  if (!fs.existsSync(gitignore)) {
+    writeFileAtomic(gitignore, MLV_GITIGNORE);
+    created.push(`${MLV_DIR}/.gitignore`);
+  }
   const localPath = path.join(mlvDir, 'config.local');
   if (!fs.existsSync(localPath)) writeFileAtomic(localPath, '# machine-specific mlv settings and secrets; never committed\n');
   if (opts.noScm) {
@@ -69,10 +76,10 @@ export async function init(ctx: CommandContext, opts: InitOptions = {}): Promise
     }
   }
   const staged: string[] = [];
-  if (!opts.noScm && opts.stage !== false) {
-    const files = [`${MLV_DIR}/config`, `${MLV_DIR}/.gitignore`];
-    await new GitRepo(root).stage(files);
-    staged.push(...files);
+  // Only what this run created is staged: re-running init never stages a user's config edits.
+  if (!opts.noScm && opts.stage !== false && created.length > 0) {
+    await new GitRepo(root).stage(created);
+    staged.push(...created);
   }
   return { root, created: !existed, scm: !opts.noScm, staged };
 }

@@ -37,7 +37,15 @@ export function badRelPathReason(path: string): string | undefined {
   return undefined;
 }
 
-/** Converts an OS path relative to the repository into the POSIX form used in pointers and output. */
-export function toPosix(relPath: string): string {
-  return relPath.split('\\').join('/');
+/**
+ * Converts an OS path relative to the repository into the POSIX form used in pointers and output.
+ * Only on Windows is `\` a separator; elsewhere it is an ordinary (if unportable) name character.
+ */
+export function toPosix(relPath: string, separator: string = process.platform === 'win32' ? '\\' : '/'): string {
+  return separator === '/' ? relPath : relPath.split(separator).join('/');
+}
+
+/** A path as shown in messages: quoted when it contains control characters or line breaks. */
+export function displayPath(p: string): string {
+  return /[\u0000-\u001f\u007f\u2028\u2029]/.test(p) ? JSON.stringify(p) : p;
 }

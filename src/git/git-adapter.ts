@@ -47,6 +47,12 @@ export class GitRepo {
     return found;
   }
 
+  /** Whether Git's ignore rules (.gitignore files, .git/info/exclude) match the path. */
+  async isIgnored(relPath: string): Promise<boolean> {
+    const g = await git();
+    return g.isIgnored({ fs, dir: this.root, filepath: relPath });
+  }
+
   /** Stages files that exist and removes from the index those that no longer do. */
   async stage(relPaths: string[]): Promise<void> {
     const g = await git();

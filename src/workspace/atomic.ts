@@ -7,6 +7,7 @@ let counter = 0;
 export function writeFileAtomic(file: string, data: string | Uint8Array, tmpDir = path.dirname(file)): void {
   const tmp = path.join(tmpDir, `.${path.basename(file)}.${process.pid}.${counter++}.tmp`);
   try {
+    fs.mkdirSync(tmpDir, { recursive: true });
     fs.writeFileSync(tmp, data, { flag: 'wx' });
     fs.renameSync(tmp, file);
   } catch (err) {

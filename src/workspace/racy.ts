@@ -6,7 +6,7 @@ import type * as fs from 'node:fs';
 import type { StatKey } from './stat-cache.js';
 
 /** Files modified this recently may change again within one timestamp tick ("racy" in Git's terms). */
-const RACY_NS = 50_000_000n;
+export const RACY_WINDOW_NS = 50_000_000n;
 /** For file systems whose timestamps have whole-second (or coarser) resolution. */
 const RACY_COARSE_NS = 3_000_000_000n;
 
@@ -17,6 +17,6 @@ export function statKeyOf(st: fs.BigIntStats): StatKey {
 export function isRacy(key: StatKey, nowNs: bigint): boolean {
   const latest = key.mtimeNs > key.ctimeNs ? key.mtimeNs : key.ctimeNs;
   const coarse = key.mtimeNs % 1_000_000_000n === 0n && key.ctimeNs % 1_000_000_000n === 0n;
-  return nowNs - latest < (coarse ? RACY_COARSE_NS : RACY_NS);
+  return nowNs - latest < (coarse ? RACY_COARSE_NS : RACY_WINDOW_NS);
 }
 

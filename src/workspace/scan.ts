@@ -6,7 +6,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MlvError } from '../core/errors.js';
 import { isObjectId, type ObjectId } from '../core/id.js';
-import { badNameReason } from '../core/paths.js';
+import { badNameReason, displayPath } from '../core/paths.js';
+
+export type EntryKind = 'file' | 'dir' | 'link' | 'special';
+
+export interface UnsupportedEntry {
+  path: string;
+  /** What the entry is; a `file` or `dir` here has a name mlv cannot track. */
+  kind: EntryKind;
+  reason: string;
+}
 
 export interface ScanResult {
   /** Folders relative to the scanned root (POSIX), parents before children; '' is the root. */
@@ -18,8 +27,17 @@ export interface ScanResult {
    * known from the link. They are listed in `files` too.
    */
   cacheLinks: Map<string, ObjectId>;
-  /** Symbolic links, sockets, devices and badly named entries, with the reason. */
-  unsupported: Array<{ path: string; reason: string }>;
+  /** Symbolic links, sockets, devices, FIFOs, and entries whose names mlv cannot track. */
+  unsupported: UnsupportedEntry[];
+}
+
+function kindOf(entry: fs.Dirent, abs: string): EntryKind {
+  if (entry.isFile()) return 'file';
+  if (entry.isDirectory()) return 'dir';
+  if (entry.isSymbolicLink()) return 'link';
+  if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()) return 'special';
+  const st = fs.lstatSync(abs);
+  return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'special';
 }
 
 export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
@@ -37,22 +55,15 @@ export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
     for (const entry of entries) {
       const name = entry.name;
       const childRel = rel === '' ? name : `${rel}/${name}`;
+      const childAbs = path.join(abs, name);
+      const kind = kindOf(entry, childAbs);
       const nameProblem = name.includes('\uFFFD') ? 'the name is not valid UTF-8' : badNameReason(name);
       if (nameProblem) {
-        result.unsupported.push({ path: childRel, reason: nameProblem });
+        result.unsupported.push({ path: childRel, kind, reason: `unsupported name: ${nameProblem}` });
         continue;
       }
-      let kind: 'file' | 'dir' | 'link' | 'other';
-      if (entry.isFile()) kind = 'file';
-      else if (entry.isDirectory()) kind = 'dir';
-      else if (entry.isSymbolicLink()) kind = 'link';
-      else if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()) kind = 'other';
-      else {
-        const st = fs.lstatSync(path.join(abs, name));
-        kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'other';
-      }
       if (kind === 'link' && cacheDir) {
-        const id = cacheObjectIdOfLink(path.join(abs, name), cacheDir);
+        const id = cacheObjectIdOfLink(childAbs, cacheDir);
         if (id) {
           result.files.push(childRel);
           result.cacheLinks.set(childRel, id);
@@ -61,7 +72,7 @@ export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
       }
       if (kind === 'file') result.files.push(childRel);
       else if (kind === 'dir') walk(childRel);
-      else result.unsupported.push({ path: childRel, reason: kind === 'link' ? 'symbolic link' : 'special file (device, socket or FIFO)' });
+      else result.unsupported.push({ path: childRel, kind, reason: kind === 'link' ? 'symbolic link' : 'special file (device, socket or FIFO)' });
     }
   };
   walk('');
@@ -72,8 +83,8 @@ export function refuseUnsupported(scan: ScanResult, targetRel: string): void {
   if (scan.unsupported.length === 0) return;
   const first = scan.unsupported[0]!;
   const more = scan.unsupported.length > 1 ? ` (and ${scan.unsupported.length - 1} more)` : '';
-  throw new MlvError('UNSUPPORTED_FILE', `${targetRel}/${first.path}: ${first.reason}; mlv tracks regular files and folders only${more}`, {
-    hint: 'replace links with copies of their targets and remove special files, then run mlv add again (see docs/formats.md)',
+  throw new MlvError('UNSUPPORTED_FILE', `${displayPath(`${targetRel}/${first.path}`)}: ${first.reason}; mlv tracks regular files and folders with portable names only${more}`, {
+    hint: 'replace links with copies of their targets, remove special files, rename files with unsupported names, then run mlv add again (see docs/formats.md)',
     details: { unsupported: scan.unsupported.map((u) => `${targetRel}/${u.path}`) },
   });
 }

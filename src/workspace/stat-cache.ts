@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
-import { isRacy } from './racy.js';
+import { RACY_WINDOW_NS, isRacy } from './racy.js';
 
 const MAGIC = Buffer.from('MLVSTAT1');
 const HEADER = 48;
@@ -68,7 +68,7 @@ export class StatCacheReader {
 
 export class StatCache extends StatCacheReader {
   private readonly file: string;
-  private readonly pending = new Map<string, { key: StatKey; id: ObjectId; written?: boolean }>();
+  private readonly pending = new Map<string, { key: StatKey; id: ObjectId; writtenPath?: string }>();
 
   private constructor(file: string, records: Buffer) {
     super(records);
@@ -129,8 +129,39 @@ export class StatCache extends StatCacheReader {
    * Records a file mlv has just written with known content. It is kept only if, by the time the
    * cache is saved, its timestamps are old enough that a later edit would change them.
    */
-  recordWritten(key: StatKey, id: ObjectId): void {
-    this.pending.set(`${key.dev}:${key.ino}`, { key, id, written: true });
+  recordWritten(key: StatKey, id: ObjectId, absPath: string): void {
+    this.pending.set(`${key.dev}:${key.ino}`, { key, id, writtenPath: absPath });
+  }
+
+  /**
+   * Files mlv wrote moments ago are racy. Rather than forget them (and re-hash them all on the
+   * next status), wait out the racy window once (at most 50 ms) and keep those whose stat is
+   * still exactly what it was right after writing.
+   */
+  private settleWritten(): void {
+    let latest = 0n;
+    const racy: Array<{ key: StatKey; writtenPath?: string }> = [];
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    for (const e of this.pending.values()) {
+      if (!e.writtenPath || !isRacy(e.key, nowNs)) continue;
+      racy.push(e);
+      const t = e.key.mtimeNs > e.key.ctimeNs ? e.key.mtimeNs : e.key.ctimeNs;
+      if (t > latest) latest = t;
+    }
+    if (racy.length === 0) return;
+    const waitMs = Number((latest + RACY_WINDOW_NS - nowNs) / 1_000_000n) + 1;
+    if (waitMs > 0 && waitMs <= 100) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);
+    const after = BigInt(Date.now()) * 1_000_000n;
+    for (const e of racy) {
+      let same = false;
+      try {
+        const st = fs.lstatSync(e.writtenPath!, { bigint: true });
+        same = st.dev === e.key.dev && st.ino === e.key.ino && st.size === e.key.size && st.mtimeNs === e.key.mtimeNs && st.ctimeNs === e.key.ctimeNs;
+      } catch {
+        same = false;
+      }
+      if (!same || isRacy(e.key, after)) this.pending.delete(`${e.key.dev}:${e.key.ino}`);
+    }
   }
 
   get dirty(): boolean {
@@ -139,9 +170,9 @@ export class StatCache extends StatCacheReader {
 
   /** Merges new records into the sorted file and replaces it atomically. */
   save(tmpDir: string): void {
+    this.settleWritten();
     if (this.pending.size === 0) return;
-    const nowNs = BigInt(Date.now()) * 1_000_000n;
-    const fresh = [...this.pending.values()].filter((e) => !e.written || !isRacy(e.key, nowNs)).sort((a, b) => compareKey(a.key, b.key));
+    const fresh = [...this.pending.values()].sort((a, b) => compareKey(a.key, b.key));
     const out = Buffer.allocUnsafe(HEADER + (this.count + fresh.length) * RECORD);
     let n = 0;
     let i = 0;

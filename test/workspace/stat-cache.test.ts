@@ -278,9 +278,9 @@ describe('recordWritten and racy timestamps', () => {
     const racy = key(1, { mtimeNs: now + 1n, ctimeNs: now + 1n });
     const racyByCtime = key(2, { mtimeNs: OLD, ctimeNs: now });
     const fine = key(3, { mtimeNs: now - 10n * SEC + 1n, ctimeNs: now - 10n * SEC + 2n });
-    c.recordWritten(racy, idOf(1));
-    c.recordWritten(racyByCtime, idOf(2));
-    c.recordWritten(fine, idOf(3));
+    c.recordWritten(racy, idOf(1), '/nonexistent/mlv-test-path');
+    c.recordWritten(racyByCtime, idOf(2), '/nonexistent/mlv-test-path');
+    c.recordWritten(fine, idOf(3), '/nonexistent/mlv-test-path');
     // Before saving, the pending entries are still answered.
     expect(c.lookup(racy)).toBe(idOf(1));
     c.save(tmp);
@@ -303,9 +303,9 @@ describe('recordWritten and racy timestamps', () => {
     const now = nowNs();
     const wholeSecond = (now / SEC - 1n) * SEC; // 1 to 2 s ago, on a second boundary
     const c = StatCache.load(file);
-    c.recordWritten(key(1, { mtimeNs: wholeSecond, ctimeNs: wholeSecond }), idOf(1));
-    c.recordWritten(key(2, { mtimeNs: wholeSecond + 1n, ctimeNs: wholeSecond + 1n }), idOf(2));
-    c.recordWritten(key(3, { mtimeNs: wholeSecond - 10n * SEC, ctimeNs: wholeSecond - 10n * SEC }), idOf(3));
+    c.recordWritten(key(1, { mtimeNs: wholeSecond, ctimeNs: wholeSecond }), idOf(1), '/nonexistent/mlv-test-path');
+    c.recordWritten(key(2, { mtimeNs: wholeSecond + 1n, ctimeNs: wholeSecond + 1n }), idOf(2), '/nonexistent/mlv-test-path');
+    c.recordWritten(key(3, { mtimeNs: wholeSecond - 10n * SEC, ctimeNs: wholeSecond - 10n * SEC }), idOf(3), '/nonexistent/mlv-test-path');
     c.save(tmp);
     const d = StatCache.load(file);
     expect(d.lookup(key(1, { mtimeNs: wholeSecond, ctimeNs: wholeSecond }))).toBeUndefined();
@@ -319,7 +319,7 @@ describe('recordWritten and racy timestamps', () => {
     a.save(tmp);
     const now = nowNs();
     const b = StatCache.load(file);
-    b.recordWritten(key(1, { mtimeNs: now, ctimeNs: now }), idOf(2));
+    b.recordWritten(key(1, { mtimeNs: now, ctimeNs: now }), idOf(2), '/nonexistent/mlv-test-path');
     b.save(tmp);
     const c = StatCache.load(file);
     expect(c.lookup(key(1, { mtimeNs: now, ctimeNs: now }))).toBeUndefined();
