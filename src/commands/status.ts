@@ -62,7 +62,8 @@ async function statusOne(repo: Repo, t: Tracked, stats: StatCache, reader: TreeR
   }
   const { pointer } = loaded;
   const base = { path: t.targetRel, pointer: t.pointerRel, kind: pointer.kind };
-  const inCache = pointer.kind === 'dir' ? folderInCache(reader, pointer.id) : repo.cache.has(pointer.id);
+  let inCacheMemo: boolean | undefined;
+  const isInCache = () => (inCacheMemo ??= pointer.kind === 'dir' ? folderInCache(reader, pointer.id) : repo.cache.has(pointer.id));
   const abs = repo.abs(t.targetRel);
   let st: fs.Stats | undefined;
   try {
@@ -70,12 +71,12 @@ async function statusOne(repo: Repo, t: Tracked, stats: StatCache, reader: TreeR
   } catch {
     st = undefined;
   }
-  if (!st) return { ...base, state: 'missing', inCache };
+  if (!st) return { ...base, state: 'missing', inCache: isInCache() };
   const snapOpts = { mode: 'hash' as const, stats, jobs: opts.jobs ?? repo.config.jobs, onProgress: ctx.onProgress };
 
   if (pointer.kind === 'file') {
-    if (st.isDirectory()) return { ...base, state: 'modified', inCache, changes: { added: 0, deleted: 0, modified: 1, unsupported: 0 } };
-    if (!st.isFile() && !st.isSymbolicLink()) return { ...base, state: 'modified', inCache };
+    if (st.isDirectory()) return { ...base, state: 'modified', inCache: isInCache(), changes: { added: 0, deleted: 0, modified: 1, unsupported: 0 } };
+    if (!st.isFile() && !st.isSymbolicLink()) return { ...base, state: 'modified', inCache: isInCache() };
     let id: ObjectId;
     let exec: boolean;
     try {
@@ -83,26 +84,29 @@ async function statusOne(repo: Repo, t: Tracked, stats: StatCache, reader: TreeR
       id = r.id;
       exec = r.exec;
     } catch (err) {
-      if (err instanceof MlvError && err.code === 'UNSUPPORTED_FILE') return { ...base, state: 'modified', inCache };
+      if (err instanceof MlvError && err.code === 'UNSUPPORTED_FILE') return { ...base, state: 'modified', inCache: isInCache() };
       throw err;
     }
-    if (id === pointer.id && exec === (pointer.executable ?? false)) return { ...base, state: inCache ? 'up-to-date' : 'not-in-cache', inCache };
-    return { ...base, state: 'modified', inCache, changes: { added: 0, deleted: 0, modified: 1, unsupported: 0 } };
+    if (id === pointer.id && exec === (pointer.executable ?? false)) return { ...base, state: isInCache() ? 'up-to-date' : 'not-in-cache', inCache: isInCache() };
+    return { ...base, state: 'modified', inCache: isInCache(), changes: { added: 0, deleted: 0, modified: 1, unsupported: 0 } };
   }
 
   if (!st.isDirectory()) {
-    return { ...base, state: 'modified', inCache, changes: { added: 0, deleted: pointer.files ?? 0, modified: 0, unsupported: 0 } };
+    return { ...base, state: 'modified', inCache: isInCache(), changes: { added: 0, deleted: pointer.files ?? 0, modified: 0, unsupported: 0 } };
   }
   const snap = await snapshotFolder(repo, abs, snapOpts);
   const unsupported = snap.scan.unsupported.map((u) => u.path);
   if (snap.built.id === pointer.id && unsupported.length === 0) {
-    return { ...base, state: inCache ? 'up-to-date' : 'not-in-cache', inCache };
+    // Same root id, so the workspace's trees are the recorded ones: checking that they exist is
+    // enough, without reading them.
+    const present = [...snap.built.ids.values()].every((id) => repo.cache.has(id));
+    return { ...base, state: present ? 'up-to-date' : 'not-in-cache', inCache: present };
   }
   const diff = diffFolder(reader, pointer.id, snap.built);
   const result: TargetStatus = {
     ...base,
     state: 'modified',
-    inCache,
+    inCache: isInCache(),
     changes: { added: diff.added.length, deleted: diff.deleted.length, modified: diff.modified.length, unsupported: unsupported.length },
   };
   if (diff.incomplete) result.incomplete = true;

@@ -9,15 +9,19 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const RESERVED_NAMES = new Set(['.git', '.mlv']);
 
 /** Why a single path segment (a file or folder name) is unacceptable, or undefined if it is fine. */
+/** Names made only of these need no further checks (the common case, kept fast). */
+const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9 ._+=,@%~()-]{0,84}$/;
+
 export function badNameReason(name: string): string | undefined {
+  if (PLAIN_NAME.test(name)) return undefined;
   if (name.length === 0) return 'empty name';
   if (name === '.' || name === '..') return `"${name}" is not allowed as a name`;
   if (name.includes('/')) return 'a name must not contain "/"';
   if (name.includes('\\')) return 'a name must not contain "\\" (it is a path separator on Windows)';
   if (CONTROL_CHARS.test(name)) return 'a name must not contain control characters';
   if (hasLoneSurrogate(name)) return 'a name must be valid Unicode (it has an unpaired surrogate)';
-  if (RESERVED_NAMES.has(name.toLowerCase())) return `"${name}" is reserved`;
-  if (Buffer.byteLength(name) > 255) return 'a name must be at most 255 bytes';
+  if (name.charCodeAt(0) === 0x2e && RESERVED_NAMES.has(name.toLowerCase())) return `"${name}" is reserved`;
+  if (name.length > 85 && Buffer.byteLength(name) > 255) return 'a name must be at most 255 bytes';
   return undefined;
 }
 

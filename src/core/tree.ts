@@ -29,7 +29,16 @@ export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Sorts by UTF-8 bytes. Without surrogate pairs, UTF-16 code-unit order is the same order, so the
+ * common case compares strings directly instead of encoding every name.
+ */
 export function sortEntries(entries: TreeEntry[]): TreeEntry[] {
+  if (!entries.some((e) => SURROGATE.test(e.name))) {
+    return [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
   const keyed = entries.map((e) => ({ e, k: Buffer.from(e.name) }));
   keyed.sort((a, b) => Buffer.compare(a.k, b.k));
   return keyed.map((x) => x.e);

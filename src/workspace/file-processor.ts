@@ -34,7 +34,18 @@ export class FileProcessor {
     private readonly stats: StatCacheReader,
   ) {}
 
+  /** The result from the stat cache alone, or undefined when the file must be read. */
+  known(absPath: string): FileResult | undefined {
+    const st = this.lstat(absPath);
+    return this.lookup(st);
+  }
+
   process(absPath: string): FileResult {
+    const st = this.lstat(absPath);
+    return this.lookup(st) ?? this.read(absPath, st);
+  }
+
+  private lstat(absPath: string): fs.BigIntStats {
     let st: fs.BigIntStats;
     try {
       st = fs.lstatSync(absPath, { bigint: true });
@@ -42,12 +53,20 @@ export class FileProcessor {
       throw fileError(err, absPath);
     }
     if (!st.isFile()) throw unsupported(absPath, st);
+    return st;
+  }
+
+  private lookup(st: fs.BigIntStats): FileResult | undefined {
+    const known = this.stats.lookup(statKeyOf(st));
+    if (known && (this.mode === 'hash' || this.cache.has(known))) {
+      return { id: known, size: Number(st.size), exec: (Number(st.mode) & 0o100) !== 0, hashed: false };
+    }
+    return undefined;
+  }
+
+  private read(absPath: string, st: fs.BigIntStats): FileResult {
     const exec = (Number(st.mode) & 0o100) !== 0;
     const key = statKeyOf(st);
-    const known = this.stats.lookup(key);
-    if (known && (this.mode === 'hash' || this.cache.has(known))) {
-      return { id: known, size: Number(st.size), exec, hashed: false };
-    }
     let fd: number;
     try {
       fd = openNoFollow(absPath);

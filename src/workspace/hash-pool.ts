@@ -20,36 +20,56 @@ export interface ProcessFilesOptions {
 
 /** Below this many files, starting workers costs more than it saves. */
 const WORKER_THRESHOLD = 1000;
-const BATCH = 128;
+const BATCH = 64;
 
 export async function processFiles(absPaths: string[], opts: ProcessFilesOptions): Promise<FileResult[]> {
   const jobs = Math.max(1, opts.jobs ?? os.availableParallelism());
-  let results: FileResult[];
-  if (absPaths.length < WORKER_THRESHOLD || jobs === 1) {
-    const processor = new FileProcessor(opts.mode, opts.cache, opts.stats);
-    results = [];
-    let bytes = 0;
+  const processor = new FileProcessor(opts.mode, opts.cache, opts.stats);
+  const results = new Array<FileResult>(absPaths.length);
+  let bytes = 0;
+  let done = 0;
+  // Pass 1, on this thread: files the stat cache knows cost one lstat each; only the rest are read.
+  let misses: number[] = [];
+  if (opts.stats.size > 0 || opts.stats.dirty) {
     for (let i = 0; i < absPaths.length; i++) {
+      const r = processor.known(absPaths[i]!);
+      if (r) {
+        results[i] = r;
+        bytes += r.size;
+        done++;
+      } else {
+        misses.push(i);
+      }
+    }
+    if (done > 0) opts.onProgress?.(done, bytes);
+  } else {
+    misses = absPaths.map((_, i) => i);
+  }
+  // Pass 2: read and hash the misses, on worker threads when there are many.
+  if (misses.length < WORKER_THRESHOLD || jobs === 1) {
+    for (const i of misses) {
       const r = processor.process(absPaths[i]!);
-      results.push(r);
+      results[i] = r;
       bytes += r.size;
-      if (opts.onProgress && (i & 63) === 63) opts.onProgress(i + 1, bytes);
+      if (opts.onProgress && (++done & 63) === 0) opts.onProgress(done, bytes);
     }
   } else {
-    results = await runWorkers(absPaths, opts, Math.min(jobs, Math.ceil(absPaths.length / BATCH)));
+    const paths = misses.map((i) => absPaths[i]!);
+    const hashed = await runWorkers(paths, opts, Math.min(jobs, Math.ceil(paths.length / BATCH)), done, bytes);
+    hashed.forEach((r, j) => (results[misses[j]!] = r));
   }
   for (const r of results) if (r.hashed && r.key) opts.stats.record(r.key, r.id);
   return results;
 }
 
-function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number): Promise<FileResult[]> {
+function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number, doneBefore: number, bytesBefore: number): Promise<FileResult[]> {
   return new Promise((resolve, reject) => {
     const results = new Array<FileResult>(absPaths.length);
     const workerUrl = new URL('./hash-worker.js', import.meta.url);
     const workers: Worker[] = [];
     let next = 0;
     let done = 0;
-    let bytes = 0;
+    let bytes = bytesBefore;
     let failed = false;
     const finish = (err?: unknown) => {
       if (failed) return;
@@ -84,7 +104,7 @@ function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number
           bytes += r.size;
         }
         done += msg.results.length;
-        opts.onProgress?.(done, bytes);
+        opts.onProgress?.(doneBefore + done, bytes);
         if (!feed(w)) {
           idle++;
           if (done === absPaths.length) finish();

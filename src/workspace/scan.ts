@@ -44,7 +44,7 @@ export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
   const result: ScanResult = { dirs: [], files: [], cacheLinks: new Map(), unsupported: [] };
   const walk = (rel: string) => {
     result.dirs.push(rel);
-    const abs = rel === '' ? absRoot : path.join(absRoot, rel);
+    const abs = rel === '' ? absRoot : absRoot + path.sep + (path.sep === '/' ? rel : rel.split('/').join(path.sep));
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(abs, { withFileTypes: true });
@@ -55,7 +55,7 @@ export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
     for (const entry of entries) {
       const name = entry.name;
       const childRel = rel === '' ? name : `${rel}/${name}`;
-      const childAbs = path.join(abs, name);
+      const childAbs = abs + path.sep + name;
       const kind = kindOf(entry, childAbs);
       const nameProblem = name.includes('\uFFFD') ? 'the name is not valid UTF-8' : badNameReason(name);
       if (nameProblem) {

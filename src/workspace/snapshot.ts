@@ -58,7 +58,8 @@ export async function snapshotFiles(repo: Repo, absPaths: string[], cacheLinks: 
 
 export async function snapshotFolder(repo: Repo, absDir: string, opts: SnapshotOptions): Promise<FolderSnapshot> {
   const scan = scanFolder(absDir, repo.cache.dir);
-  const abs = scan.files.map((rel) => path.join(absDir, ...rel.split('/')));
+  const prefix = absDir.endsWith(path.sep) ? absDir : absDir + path.sep;
+  const abs = scan.files.map((rel) => prefix + (path.sep === '/' ? rel : rel.split('/').join(path.sep)));
   const results = await snapshotFiles(repo, abs, scan.cacheLinks, scan.files, opts);
   const built = buildFolder(scan, results, opts.storeTrees ? repo.cache : undefined);
   let hashedFiles = 0;

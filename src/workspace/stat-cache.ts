@@ -29,10 +29,13 @@ export interface StatKey {
 export class StatCacheReader {
   protected records: Buffer;
   protected count: number;
+  /** The same bytes as 32-bit words, so the search compares plain numbers and allocates nothing. */
+  protected words: Uint32Array;
 
   constructor(records: Buffer) {
     this.records = records;
     this.count = Math.floor(records.length / RECORD);
+    this.words = wordsOf(records, this.count);
   }
 
   get size(): number {
@@ -40,22 +43,29 @@ export class StatCacheReader {
   }
 
   lookup(key: StatKey): ObjectId | undefined {
-    const r = this.records;
+    const w = this.words;
+    const devLo = lo32(key.dev);
+    const devHi = hi32(key.dev);
+    const inoLo = lo32(key.ino);
+    const inoHi = hi32(key.ino);
     let lo = 0;
     let hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const off = mid * RECORD;
-      const dev = r.readBigUInt64LE(off);
-      const ino = r.readBigUInt64LE(off + 8);
-      const cmp = dev < key.dev ? -1 : dev > key.dev ? 1 : ino < key.ino ? -1 : ino > key.ino ? 1 : 0;
+      const o = mid * WORDS;
+      // Little-endian u64 = (low word, high word): compare high words first.
+      let cmp = w[o + 1]! - devHi || w[o]! - devLo || w[o + 3]! - inoHi || w[o + 2]! - inoLo;
       if (cmp === 0) {
         if (
-          r.readBigUInt64LE(off + 16) === key.size &&
-          r.readBigInt64LE(off + 24) === key.mtimeNs &&
-          r.readBigInt64LE(off + 32) === key.ctimeNs
+          w[o + 4] === lo32(key.size) &&
+          w[o + 5] === hi32(key.size) &&
+          w[o + 6] === lo32(key.mtimeNs) &&
+          w[o + 7] === hi32(key.mtimeNs) &&
+          w[o + 8] === lo32(key.ctimeNs) &&
+          w[o + 9] === hi32(key.ctimeNs)
         ) {
-          return r.toString('hex', off + 40, off + 72) as ObjectId;
+          const off = mid * RECORD;
+          return this.records.toString('hex', off + 40, off + 72) as ObjectId;
         }
         return undefined;
       }
@@ -64,6 +74,29 @@ export class StatCacheReader {
     }
     return undefined;
   }
+}
+
+const WORDS = RECORD / 4;
+const U32 = 0xffffffffn;
+function lo32(v: bigint): number {
+  return Number(v & U32);
+}
+function hi32(v: bigint): number {
+  return Number((v >> 32n) & U32);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function wordsOf(records: Buffer, count: number): Uint32Array {
+  if (!LITTLE_ENDIAN) {
+    const words = new Uint32Array(count * WORDS);
+    for (let i = 0; i < words.length; i++) words[i] = records.readUInt32LE(i * 4);
+    return words;
+  }
+  if (records.byteOffset % 4 === 0) return new Uint32Array(records.buffer, records.byteOffset, count * WORDS);
+  const copy = new Uint8Array(count * RECORD);
+  copy.set(records.subarray(0, count * RECORD));
+  return new Uint32Array(copy.buffer, 0, count * WORDS);
 }
 
 export class StatCache extends StatCacheReader {
@@ -215,6 +248,7 @@ export class StatCache extends StatCacheReader {
     body.copy(merged);
     this.records = merged;
     this.count = n;
+    this.words = wordsOf(merged, n);
     this.pending.clear();
   }
 }
