@@ -135,7 +135,7 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
       result.unchanged += summary.unchanged;
       result.targets.push(summary);
     }
-    stats.save(repo.tmpDir);
+    stats.save(repo.tmpDir, { prune: (opts.targets ?? []).length === 0 });
     return result;
   });
 }

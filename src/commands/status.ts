@@ -48,7 +48,8 @@ export async function status(ctx: CommandContext, opts: StatusOptions = {}): Pro
   const reader = new TreeReader(repo.cache);
   const targets: TargetStatus[] = [];
   for (const t of tracked) targets.push(await statusOne(repo, t, stats, reader, opts, ctx));
-  stats.save(repo.tmpDir);
+  // A status of everything has looked at every tracked file: forget entries of files long gone.
+  stats.save(repo.tmpDir, { prune: (opts.targets ?? []).length === 0 && targets.every((t) => t.state !== 'invalid') });
   return { targets, clean: targets.every((t) => t.state === 'up-to-date') };
 }
 

@@ -43,6 +43,14 @@ export class StatCacheReader {
   }
 
   lookup(key: StatKey): ObjectId | undefined {
+    const i = this.find(key);
+    if (i < 0) return undefined;
+    const off = i * RECORD;
+    return this.records.toString('hex', off + 40, off + 72) as ObjectId;
+  }
+
+  /** Index of the record matching the whole key, or -1. */
+  protected find(key: StatKey): number {
     const w = this.words;
     const devLo = lo32(key.dev);
     const devHi = hi32(key.dev);
@@ -64,15 +72,14 @@ export class StatCacheReader {
           w[o + 8] === lo32(key.ctimeNs) &&
           w[o + 9] === hi32(key.ctimeNs)
         ) {
-          const off = mid * RECORD;
-          return this.records.toString('hex', off + 40, off + 72) as ObjectId;
+          return mid;
         }
-        return undefined;
+        return -1;
       }
       if (cmp < 0) lo = mid + 1;
       else hi = mid - 1;
     }
-    return undefined;
+    return -1;
   }
 }
 
@@ -146,13 +153,31 @@ export class StatCache extends StatCacheReader {
   }
 
   override lookup(key: StatKey): ObjectId | undefined {
-    const p = this.pending.get(`${key.dev}:${key.ino}`);
-    if (p) {
-      const k = p.key;
-      return k.size === key.size && k.mtimeNs === key.mtimeNs && k.ctimeNs === key.ctimeNs ? p.id : undefined;
+    if (this.pending.size > 0) {
+      const p = this.pending.get(`${key.dev}:${key.ino}`);
+      if (p) {
+        const k = p.key;
+        return k.size === key.size && k.mtimeNs === key.mtimeNs && k.ctimeNs === key.ctimeNs ? p.id : undefined;
+      }
     }
-    return super.lookup(key);
+    const i = this.find(key);
+    if (i < 0) return undefined;
+    this.hits ??= new Uint8Array(this.count);
+    if (this.hits[i] === 0) {
+      this.hits[i] = 1;
+      this.hitCount++;
+    }
+    const off = i * RECORD;
+    return this.records.toString('hex', off + 40, off + 72) as ObjectId;
   }
+
+  /**
+   * After a command has looked at every tracked file, entries it never matched belong to files
+   * that are gone or changed: `save({ prune: true })` drops them so the cache does not grow
+   * forever as files are rewritten (each rewrite is a new inode or new times).
+   */
+  private hits: Uint8Array | undefined;
+  private hitCount = 0;
 
   record(key: StatKey, id: ObjectId): void {
     this.pending.set(`${key.dev}:${key.ino}`, { key, id });
@@ -201,10 +226,15 @@ export class StatCache extends StatCacheReader {
     return this.pending.size > 0;
   }
 
+  private get prunable(): number {
+    return this.count - this.hitCount;
+  }
+
   /** Merges new records into the sorted file and replaces it atomically. */
-  save(tmpDir: string): void {
+  save(tmpDir: string, opts: { prune?: boolean } = {}): void {
     this.settleWritten();
-    if (this.pending.size === 0) return;
+    const prune = opts.prune === true && this.prunable > 0;
+    if (this.pending.size === 0 && !prune) return;
     const fresh = [...this.pending.values()].sort((a, b) => compareKey(a.key, b.key));
     const out = Buffer.allocUnsafe(HEADER + (this.count + fresh.length) * RECORD);
     let n = 0;
@@ -221,6 +251,7 @@ export class StatCache extends StatCacheReader {
       n++;
     };
     for (let j = 0; j < this.count; j++) {
+      if (prune && this.hits?.[j] !== 1) continue;
       const off = j * RECORD;
       const dev = old.readBigUInt64LE(off);
       const ino = old.readBigUInt64LE(off + 8);
@@ -250,6 +281,8 @@ export class StatCache extends StatCacheReader {
     this.count = n;
     this.words = wordsOf(merged, n);
     this.pending.clear();
+    this.hits = undefined;
+    this.hitCount = 0;
   }
 }
 

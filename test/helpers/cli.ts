@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MLV_BIN = path.join(ROOT, 'bin', 'mlv.js');
@@ -57,8 +58,18 @@ export function git(cwd: string, args: string[]): string {
   return r.stdout;
 }
 
+const made: string[] = [];
+// Registered while the importing test file is collected, so it runs after that file's tests.
+afterAll(() => {
+  if (process.env.MLV_TEST_KEEP === '1') return;
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp folder, removed when the test process exits (unless MLV_TEST_KEEP=1). */
 export function tempDir(prefix = 'mlv-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** A fresh Git repository with `mlv init` done. */
