@@ -425,3 +425,37 @@ describe('StatCache at scale', () => {
     expect(elapsed).toBeLessThan(5000);
   });
 });
+
+describe('pruning', () => {
+  it('save({ prune: true }) keeps only entries matched in this run plus new ones', () => {
+    const file = path.join(dir, 'prune-cache');
+    const a = StatCache.load(file);
+    for (let i = 1; i <= 10; i++) a.record(key(i), idOf(i));
+    a.save(dir);
+    const b = StatCache.load(file);
+    expect(b.size).toBe(10);
+    expect(b.lookup(key(3))).toBe(idOf(3));
+    expect(b.lookup(key(7))).toBe(idOf(7));
+    expect(b.lookup(key(8, { size: 999n }))).toBeUndefined();
+    b.record(key(11), idOf(11));
+    b.save(dir, { prune: true });
+    const c = StatCache.load(file);
+    expect(c.size).toBe(3);
+    expect(c.lookup(key(3))).toBe(idOf(3));
+    expect(c.lookup(key(7))).toBe(idOf(7));
+    expect(c.lookup(key(11))).toBe(idOf(11));
+    expect(c.lookup(key(1))).toBeUndefined();
+  });
+
+  it('save() without prune keeps unmatched entries', () => {
+    const file = path.join(dir, 'keep-cache');
+    const a = StatCache.load(file);
+    for (let i = 1; i <= 5; i++) a.record(key(i), idOf(i));
+    a.save(dir);
+    const b = StatCache.load(file);
+    b.lookup(key(2));
+    b.record(key(6), idOf(6));
+    b.save(dir);
+    expect(StatCache.load(file).size).toBe(6);
+  });
+});
