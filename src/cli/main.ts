@@ -80,17 +80,125 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('status')
-    .description('compare tracked targets in the workspace with their pointers and the cache')
+    .description('compare tracked targets in the workspace with their pointers and the cache (or, with --remote, the cache with a remote)')
     .argument('[targets...]', 'tracked targets, pointer files or folders (default: everything)')
     .option('-v, --verbose', 'list the added, deleted and modified files inside folders')
-    .option('-j, --jobs <n>', 'hashing threads (default: number of CPUs)', parseJobs)
+    .option('--remote', 'compare the cache with a remote: what is missing there, what is only there')
+    .option('-r, --remote-name <name>', 'the remote for --remote (default: core.remote)')
+    .option('-j, --jobs <n>', 'hashing threads, or concurrent requests with --remote', parseJobs)
     .addOption(json())
     .addOption(quiet())
-    .addHelpText('after', examples(['mlv status', 'mlv status data -v', 'mlv status --json']))
-    .action(async (targets: string[], o: { verbose?: boolean; jobs?: number } & CommonFlags) => {
+    .addHelpText('after', examples(['mlv status', 'mlv status data -v', 'mlv status --json', 'mlv status --remote -r origin']))
+    .action(async (targets: string[], o: { verbose?: boolean; jobs?: number; remote?: boolean; remoteName?: string } & CommonFlags) => {
+      const { renderStatus, renderRemoteStatus } = await import('./render.js');
+      if (o.remote || o.remoteName) {
+        const { remoteStatus } = await import('../commands/remote-status.js');
+        await run(o, (out, cwd) => remoteStatus({ cwd, onProgress: out.progress }, { targets, remote: o.remoteName, jobs: o.jobs }), renderRemoteStatus);
+        return;
+      }
       const { status } = await import('../commands/status.js');
-      const { renderStatus } = await import('./render.js');
       await run(o, (out, cwd) => status({ cwd, onProgress: out.progress }, { targets, verbose: o.verbose || o.json, jobs: o.jobs }), renderStatus);
+    });
+
+  const transferCommand = (name: 'push' | 'fetch' | 'pull', description: string, ex: string[]) =>
+    program
+      .command(name)
+      .description(description)
+      .argument('[targets...]', 'tracked targets, parts of tracked folders, pointer files or folders (default: everything)')
+      .option('-r, --remote <name>', 'the remote to use (default: core.remote, or the only one)')
+      .option('-j, --jobs <n>', 'concurrent transfers (default: remote.<name>.jobs, else 64 for S3, 16 for folders)', parseTransferJobs)
+      .addOption(json())
+      .addOption(quiet())
+      .addHelpText('after', examples(ex));
+  const transferExit = (r: { failed: unknown[] }) => (r.failed.length > 0 ? ExitCode.transferFailed : ExitCode.ok);
+
+  transferCommand('push', 'upload the data the pointers reference and the remote lacks', ['mlv push', 'mlv push data -r backup', 'mlv push -j 128'])
+    .action(async (targets: string[], o: { remote?: string; jobs?: number } & CommonFlags) => {
+      const { push } = await import('../commands/push.js');
+      const { renderTransfer } = await import('./render.js');
+      await run(o, (out, cwd) => push({ cwd, onProgress: out.progress }, { targets, remote: o.remote, jobs: o.jobs }), renderTransfer('pushed'), transferExit);
+    });
+
+  transferCommand('fetch', 'download the data the pointers reference into the cache (verified), without touching the workspace', ['mlv fetch', 'mlv fetch data/train'])
+    .action(async (targets: string[], o: { remote?: string; jobs?: number } & CommonFlags) => {
+      const { fetchData } = await import('../commands/fetch.js');
+      const { renderTransfer } = await import('./render.js');
+      await run(o, (out, cwd) => fetchData({ cwd, onProgress: out.progress }, { targets, remote: o.remote, jobs: o.jobs }), renderTransfer('fetched'), transferExit);
+    });
+
+  transferCommand('pull', 'fetch, then checkout: get the data of the current pointers into the workspace', ['git clone <repo> && cd <repo> && mlv pull', 'mlv pull data/train/part-000.csv', 'mlv pull --force'])
+    .option('-f, --force', 'replace workspace changes too (their content is saved in the cache first)')
+    .action(async (targets: string[], o: { remote?: string; jobs?: number; force?: boolean } & CommonFlags) => {
+      const { pull } = await import('../commands/pull.js');
+      const { renderPull } = await import('./render.js');
+      await run(o, (out, cwd) => pull({ cwd, onProgress: out.progress }, { targets, remote: o.remote, jobs: o.jobs, force: o.force }), renderPull, (r) =>
+        r.fetch.failed.length > 0 ? ExitCode.transferFailed : r.checkout.corrupt.length > 0 ? ExitCode.corrupt : r.checkout.missing.length > 0 ? ExitCode.missingData : ExitCode.ok,
+      );
+    });
+
+  const remote = program.command('remote').description('manage remotes: S3-compatible buckets and folders the data is pushed to and pulled from');
+  remote
+    .command('add')
+    .description('add a remote: s3://bucket/prefix, a folder path, or file:///path')
+    .argument('<name>', 'a short name such as origin')
+    .argument('<url>', 's3://bucket/prefix, /path/to/folder or file:///path')
+    .option('-d, --default', 'make it the default remote')
+    .option('--local', 'write to .mlv/config.local (this machine only) instead of .mlv/config')
+    .addOption(json())
+    .addOption(quiet())
+    .addHelpText('after', examples(['mlv remote add --default origin s3://my-bucket/datasets', 'mlv remote add nas /mnt/nas/mlv-store', 'mlv remote add minio s3://ml/data && mlv remote modify minio endpoint http://minio.local:9000']))
+    .action(async (name: string, url: string, o: { default?: boolean; local?: boolean } & CommonFlags) => {
+      const { remoteAdd } = await import('../commands/remote.js');
+      const { renderRemote } = await import('./render.js');
+      await run(o, (_out, cwd) => remoteAdd({ cwd }, { name, url, makeDefault: o.default, local: o.local }), renderRemote);
+    });
+  remote
+    .command('list')
+    .description('list the remotes (secrets are never shown)')
+    .addOption(json())
+    .action(async (o: CommonFlags) => {
+      const { remoteList } = await import('../commands/remote.js');
+      const { renderRemote } = await import('./render.js');
+      await run(o, (_out, cwd) => remoteList({ cwd }), renderRemote);
+    });
+  remote
+    .command('remove')
+    .description('remove a remote from the configuration (the data on it is not touched)')
+    .argument('<name>')
+    .addOption(json())
+    .addOption(quiet())
+    .action(async (name: string, o: CommonFlags) => {
+      const { remoteRemove } = await import('../commands/remote.js');
+      const { renderRemote } = await import('./render.js');
+      await run(o, (_out, cwd) => remoteRemove({ cwd }, { name }), renderRemote);
+    });
+  remote
+    .command('modify')
+    .description('set an option of a remote: url, endpoint, region, profile, path_style, checksum, jobs; secrets (access_key_id, secret_access_key, session_token) only with --local')
+    .argument('<name>')
+    .argument('<option>')
+    .argument('[value]')
+    .option('--local', 'write to .mlv/config.local (required for secrets)')
+    .option('--unset', 'remove the option')
+    .addOption(json())
+    .addOption(quiet())
+    .addHelpText('after', examples(['mlv remote modify origin endpoint https://s3.eu-central-1.wasabisys.com', 'mlv remote modify origin profile ml-team', 'mlv remote modify --local origin access_key_id AKIA...']))
+    .action(async (name: string, option: string, value: string | undefined, o: { local?: boolean; unset?: boolean } & CommonFlags) => {
+      const { remoteModify } = await import('../commands/remote.js');
+      const { renderRemote } = await import('./render.js');
+      await run(o, (_out, cwd) => remoteModify({ cwd }, { name, option, value, local: o.local, unset: o.unset }), renderRemote);
+    });
+  remote
+    .command('default')
+    .description('set the default remote')
+    .argument('<name>')
+    .option('--local', 'only on this machine (.mlv/config.local)')
+    .addOption(json())
+    .addOption(quiet())
+    .action(async (name: string, o: { local?: boolean } & CommonFlags) => {
+      const { remoteDefault } = await import('../commands/remote.js');
+      const { renderRemote } = await import('./render.js');
+      await run(o, (_out, cwd) => remoteDefault({ cwd }, { name, local: o.local }), renderRemote);
     });
 
   program
@@ -154,6 +262,12 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   return exitCode;
+}
+
+function parseTransferJobs(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError(`expected an integer from 1 to 1024, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function parseJobs(value: string): number {

@@ -5,6 +5,10 @@ import type { ConfigResult } from '../commands/config.js';
 import type { InitResult } from '../commands/init.js';
 import type { StatusResult, TargetStatus } from '../commands/status.js';
 import type { UntrackResult } from '../commands/untrack.js';
+import type { TransferResult } from '../commands/push.js';
+import type { PullResult } from '../commands/pull.js';
+import type { RemoteResult } from '../commands/remote.js';
+import type { RemoteStatusResult } from '../commands/remote-status.js';
 import { displayPath } from '../core/paths.js';
 import { formatBytes, formatCount } from './format.js';
 import type { Output } from './output.js';
@@ -105,4 +109,64 @@ export function renderConfig(out: Output, r: ConfigResult): void {
       for (const e of r.entries) process.stdout.write(`${e.key}=${e.value}${e.source === 'default' ? '  (default)' : e.source === 'config.local' ? '  (config.local)' : ''}\n`);
       break;
   }
+}
+
+function renderFailures(out: Output, failed: TransferResult['failed']): void {
+  for (const f of failed.slice(0, 20)) process.stderr.write(`failed: ${displayPath(f.path)} (${f.id.slice(0, 12)}): ${f.reason}\n`);
+  if (failed.length > 20) process.stderr.write(`... and ${failed.length - 20} more failures (see --json)\n`);
+  void out;
+}
+
+export function renderTransfer(verb: 'pushed' | 'fetched') {
+  return (out: Output, r: TransferResult): void => {
+    out.line(`${verb} ${formatCount(r.transferred, 'object')} (${formatBytes(r.transferredBytes)}) ${verb === 'pushed' ? 'to' : 'from'} ${r.remote}; ${r.skipped} already in place`);
+    if (r.failed.length > 0) {
+      renderFailures(out, r.failed);
+      process.stderr.write(`error: ${formatCount(r.failed.length, 'object')} could not be ${verb}; run the command again to retry them\n`);
+    }
+  };
+}
+
+export function renderPull(out: Output, r: PullResult): void {
+  renderTransfer('fetched')(out, r.fetch);
+  renderCheckout(out, r.checkout);
+}
+
+export function renderRemote(out: Output, r: RemoteResult): void {
+  switch (r.action) {
+    case 'add':
+      out.line(`added remote ${r.name} -> ${r.url}${r.default ? ' (default)' : ''} in ${r.file}`);
+      break;
+    case 'list':
+      if (r.remotes.length === 0) out.line('no remotes (add one with mlv remote add <name> <url>)');
+      for (const x of r.remotes) {
+        const opts = Object.entries(x.options).map(([k, v]) => `${k}=${v}`).join(' ');
+        process.stdout.write(`${x.name}\t${x.url}${x.default ? '\t(default)' : ''}${opts ? `\t${opts}` : ''}\n`);
+      }
+      break;
+    case 'remove':
+      out.line(`removed remote ${r.name} (the data on it was not touched)`);
+      break;
+    case 'modify':
+      out.line(r.value === undefined ? `updated ${r.option} of remote ${r.name} in ${r.file}` : `remote ${r.name}: ${r.option} = ${r.value} (in ${r.file})`);
+      break;
+    case 'default':
+      out.line(`default remote: ${r.name} (in ${r.file})`);
+      break;
+  }
+}
+
+export function renderRemoteStatus(out: Output, r: RemoteStatusResult): void {
+  out.line(`remote ${r.remote}: ${formatCount(r.objects, 'object')} referenced`);
+  const show = (label: string, list: Array<{ id: string; path: string }>, hint: string) => {
+    if (list.length === 0) return;
+    out.line(`${label}: ${formatCount(list.length, 'object')} (${hint})`);
+    for (const e of list.slice(0, 10)) out.line(`    ${displayPath(e.path)}`);
+    if (list.length > 10) out.line(`    ... and ${list.length - 10} more`);
+  };
+  show('not on the remote', r.notOnRemote, 'mlv push uploads them');
+  show('only on the remote', r.onlyOnRemote, 'mlv fetch downloads them');
+  show('missing everywhere', r.missingEverywhere, 'neither in the cache nor on the remote');
+  show('unreadable folders', r.unreadable, 'their listings are not available');
+  if (r.inSync) out.line('in sync: everything referenced is both in the cache and on the remote');
 }

@@ -65,8 +65,13 @@ interface Plan {
 
 export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}): Promise<CheckoutResult> {
   const repo = findRepo(ctx.cwd);
-  return withLock(repo, 'checkout', async () => {
-    const tracked = resolveTargets(repo, opts.targets ?? [], ctx.cwd);
+  return withLock(repo, 'checkout', () => checkoutLocked(repo, ctx, opts));
+}
+
+/** The body of checkout, for commands (pull) that already hold the repository lock. */
+export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: CheckoutOptions): Promise<CheckoutResult> {
+  {
+    const tracked = resolveTargets(repo, opts.targets ?? [], ctx.cwd, { allowInside: true });
     const loaded = tracked.map((t) => loadPointer(repo, t));
     const stats = StatCache.load(repo.statCachePath);
     const reader = new TreeReader(repo.cache);
@@ -100,7 +105,7 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
     let done = 0;
     const realDirs = new Set<string>();
     for (const plan of plans) {
-      const summary = { path: plan.target.targetRel, written: 0, deleted: 0, unchanged: plan.unchanged, missing: plan.missing.length };
+      const summary = { path: plan.target.subpath ? `${plan.target.targetRel}/${plan.target.subpath}` : plan.target.targetRel, written: 0, deleted: 0, unchanged: plan.unchanged, missing: plan.missing.length };
       const rewritten = new Set(plan.writes.map((w) => w.rel));
       for (const rel of plan.removeFiles) {
         fs.rmSync(repo.abs(rel), { force: true });
@@ -137,13 +142,17 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
     }
     stats.save(repo.tmpDir, { prune: (opts.targets ?? []).length === 0 });
     return result;
-  });
+  }
 }
 
 async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, reader: TreeReader, opts: CheckoutOptions, ctx: CommandContext): Promise<Plan> {
   const plan: Plan = { target, removeFiles: [], removeDirs: [], mkdirs: [], writes: [], unchanged: 0, missing: [], conflicts: [] };
   const { pointer, targetRel } = target;
-  assertParentsReal(repo, targetRel);
+  // With a subpath (`mlv checkout data/train`), only that part of the tracked folder is touched.
+  const base = target.subpath ? `${targetRel}/${target.subpath}` : targetRel;
+  if (target.subpath && pointer.kind !== 'dir') throw new MlvError('NOT_FOUND', `${targetRel} is a tracked file, so ${base} does not exist`);
+  const inScope = (rel: string) => rel === base || rel.startsWith(base + '/');
+  assertParentsReal(repo, base);
 
   const desired = new Map<string, Desired>();
   const keep: string[] = [];
@@ -165,10 +174,17 @@ async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, re
       plan.missing.push({ path: rel, id: m.entry.id });
       keep.push(rel);
     }
+    if (target.subpath) {
+      for (const rel of [...desired.keys()]) if (!inScope(rel)) desired.delete(rel);
+      plan.missing = plan.missing.filter((m) => inScope(m.path) || base.startsWith(m.path + '/'));
+      if (desired.size === 0 && plan.missing.length === 0) {
+        throw new MlvError('NOT_FOUND', `${base} is not part of the tracked data in ${target.pointerRel}`, { hint: `see what is tracked with mlv status -v ${targetRel}` });
+      }
+    }
   }
   const kept = (rel: string) => keep.some((k) => rel === k || rel.startsWith(k + '/'));
 
-  const current = await readCurrent(repo, targetRel, stats, opts, ctx);
+  const current = await readCurrent(repo, base, stats, opts, ctx);
   for (const [rel, cur] of current) {
     if (cur.kind === 'dir' || kept(rel)) continue;
     const want = desired.get(rel);

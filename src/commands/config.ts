@@ -34,6 +34,16 @@ export async function config(ctx: CommandContext, opts: ConfigOptions): Promise<
       else if (local !== undefined) entries.push({ key, value: local, source: 'config.local' });
       else if (!opts.local && CONFIG_KEYS[key]!.default !== undefined) entries.push({ key, value: CONFIG_KEYS[key]!.default!, source: 'default' });
     }
+    for (const file of opts.local ? [c.local] : [c.shared, c.local]) {
+      for (const [key, value] of file.entries()) {
+        if (!key.startsWith('remote.')) continue;
+        const source = file === c.local ? ('config.local' as const) : ('config' as const);
+        const existing = entries.findIndex((e) => e.key === key);
+        const entry = { key, value: configKeySpec(key)?.secret ? '(set, hidden)' : value, source };
+        if (existing >= 0) entries[existing] = entry;
+        else entries.push(entry);
+      }
+    }
     return { action: 'list', entries };
   }
   const key = opts.key;
@@ -48,19 +58,24 @@ export async function config(ctx: CommandContext, opts: ConfigOptions): Promise<
         return { action: 'unset' as const, key, file: `.mlv/${fileName}`, existed };
       }
       validateConfigValue(key, opts.value!);
+      if (configKeySpec(key)?.secret && !opts.local) {
+        throw new MlvError('USAGE', `${key} is a secret: mlv will not write it into the committed .mlv/config`, {
+          hint: 'use --local to keep it in the git-ignored .mlv/config.local, or the AWS credential chain (AWS_PROFILE, ~/.aws/credentials)',
+        });
+      }
       file.set(key, opts.value!);
       file.save(repo.tmpDir);
-      return { action: 'set' as const, key, value: opts.value!, file: `.mlv/${fileName}` };
+      return { action: 'set' as const, key, value: configKeySpec(key)?.secret ? '(set, hidden)' : opts.value!, file: `.mlv/${fileName}` };
     });
   }
   const c = repo.config;
   if (opts.local) {
     const v = c.local.get(key);
     if (v === undefined) throw new MlvError('NOT_FOUND', `${key} is not set in .mlv/config.local`);
-    return { action: 'get', key, value: v, source: 'config.local' };
+    return { action: 'get', key, value: configKeySpec(key)?.secret ? '(set, hidden)' : v, source: 'config.local' };
   }
   const local = c.local.get(key);
-  if (local !== undefined) return { action: 'get', key, value: local, source: 'config.local' };
+  if (local !== undefined) return { action: 'get', key, value: configKeySpec(key)?.secret ? '(set, hidden)' : local, source: 'config.local' };
   const shared = c.shared.get(key);
   if (shared !== undefined) return { action: 'get', key, value: shared, source: 'config' };
   const def = configKeySpec(key)!.default;

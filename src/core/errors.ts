@@ -12,6 +12,7 @@ export const ExitCode = {
   corrupt: 6,
   locked: 7,
   io: 8,
+  transferFailed: 9,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -5,14 +5,17 @@
 import * as path from 'node:path';
 import { MlvError } from '../core/errors.js';
 import { ConfigFile } from './config-file.js';
+import { REMOTE_OPTIONS } from './remote-options.js';
 
 export type LinkStrategy = 'reflink' | 'hardlink' | 'symlink' | 'copy';
 export const LINK_STRATEGIES: readonly LinkStrategy[] = ['reflink', 'hardlink', 'symlink', 'copy'];
 export const DEFAULT_LINK: readonly LinkStrategy[] = ['reflink', 'copy'];
 
-interface KeySpec {
+export interface KeySpec {
   description: string;
   default?: string;
+  /** Secrets may live only in the git-ignored config.local. */
+  secret?: boolean;
   validate(value: string): string | undefined;
 }
 
@@ -45,6 +48,10 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: 'false',
     validate: bool,
   },
+  'core.remote': {
+    description: 'the default remote for push, fetch and pull (set by mlv remote add --default)',
+    validate: (v) => (REMOTE_NAME.test(v) ? undefined : 'expected a remote name (letters, digits, "-", "_")'),
+  },
   'core.lock_timeout': {
     description: 'seconds to wait for another mlv command holding the repository lock',
     default: '60',
@@ -52,15 +59,20 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   },
 };
 
+export const REMOTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
 export function configKeySpec(key: string): KeySpec | undefined {
-  return Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
+  if (Object.hasOwn(CONFIG_KEYS, key)) return CONFIG_KEYS[key];
+  const m = /^remote\.(.+)\.([a-z_]+)$/.exec(key);
+  if (m && REMOTE_NAME.test(m[1]!) && Object.hasOwn(REMOTE_OPTIONS, m[2]!)) return REMOTE_OPTIONS[m[2]!];
+  return undefined;
 }
 
 export function validateConfigValue(key: string, value: string): void {
   const spec = configKeySpec(key);
   if (!spec) {
     throw new MlvError('USAGE', `unknown configuration key ${JSON.stringify(key)}`, {
-      hint: `known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`,
+      hint: `known keys: ${Object.keys(CONFIG_KEYS).join(', ')}, remote.<name>.{${Object.keys(REMOTE_OPTIONS).join(',')}}`,
     });
   }
   if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(value)) {
@@ -83,6 +95,11 @@ export class Config {
     );
     for (const file of [config.shared, config.local]) {
       for (const [key, value] of file.entries()) {
+        if (file === config.shared && configKeySpec(key)?.secret) {
+          throw new MlvError('INVALID_CONFIG', `${file.file}: ${key} is a secret and must not be in the committed config`, {
+            hint: `move it to .mlv/config.local (mlv config --local ${key} ...), delete it from .mlv/config, and rotate the key if it was ever committed`,
+          });
+        }
         try {
           validateConfigValue(key, value);
         } catch (err) {
@@ -114,6 +131,29 @@ export class Config {
   get jobs(): number | undefined {
     const v = this.get('core.jobs');
     return v === undefined ? undefined : Number(v);
+  }
+
+  /** Every key of one section in effect (config.local over config), e.g. for `remote.origin`. */
+  section(prefix: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const file of [this.shared, this.local]) {
+      for (const [key, value] of file.entries()) {
+        if (key.startsWith(prefix + '.') && !key.slice(prefix.length + 1).includes('.')) out.set(key.slice(prefix.length + 1), value);
+      }
+    }
+    return out;
+  }
+
+  /** Names of the configured remotes (sections `remote.<name>` with a url). */
+  get remoteNames(): string[] {
+    const names = new Set<string>();
+    for (const file of [this.shared, this.local]) {
+      for (const [key] of file.entries()) {
+        const m = /^remote\.(.+)\.url$/.exec(key);
+        if (m) names.add(m[1]!);
+      }
+    }
+    return [...names].sort();
   }
 
   get lockTimeoutMs(): number {

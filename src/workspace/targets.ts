@@ -10,6 +10,8 @@ export interface Tracked {
   pointerRel: string;
   /** Tracked file or folder, repository-relative POSIX path. */
   targetRel: string;
+  /** A part of a tracked folder (POSIX, relative to the target), when the argument named one. */
+  subpath?: string;
 }
 
 export interface LoadedTarget extends Tracked {
@@ -70,17 +72,21 @@ export function loadPointer(repo: Repo, t: Tracked): LoadedTarget {
  * Resolves user arguments (a target, its pointer file, or a folder containing pointers) to
  * tracked targets; no arguments means every pointer in the repository.
  */
-export function resolveTargets(repo: Repo, args: string[], cwd: string): Tracked[] {
+export function resolveTargets(repo: Repo, args: string[], cwd: string, opts: { allowInside?: boolean } = {}): Tracked[] {
   if (args.length === 0) return discoverPointers(repo);
   const result = new Map<string, Tracked>();
   for (const arg of args) {
     const rel = repo.relFromUser(arg, cwd);
-    for (const t of resolveOne(repo, rel, arg)) result.set(t.pointerRel, t);
+    for (const t of resolveOne(repo, rel, arg, opts.allowInside ?? false)) {
+      const key = t.subpath ? `${t.pointerRel}:${t.subpath}` : t.pointerRel;
+      result.set(key, t);
+    }
   }
-  return [...result.values()];
+  // A whole target makes parts of it redundant.
+  return [...result.values()].filter((t) => !t.subpath || !result.has(t.pointerRel));
 }
 
-function resolveOne(repo: Repo, rel: string, arg: string): Tracked[] {
+function resolveOne(repo: Repo, rel: string, arg: string, allowInside: boolean): Tracked[] {
   if (rel.endsWith(POINTER_SUFFIX) && isFile(repo.abs(rel))) {
     return [{ pointerRel: rel, targetRel: targetOfPointer(rel) }];
   }
@@ -88,6 +94,7 @@ function resolveOne(repo: Repo, rel: string, arg: string): Tracked[] {
     return [{ pointerRel: rel + POINTER_SUFFIX, targetRel: rel }];
   }
   const container = enclosingTracked(repo, rel);
+  if (container && allowInside) return [{ ...container, subpath: rel.slice(container.targetRel.length + 1) }];
   if (container) {
     throw new MlvError('USAGE', `${arg} is inside the tracked folder ${container.targetRel}; give ${container.targetRel} instead`, {
       hint: `mlv works on whole tracked targets here, e.g. mlv checkout ${container.targetRel}`,

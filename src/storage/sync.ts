@@ -1,0 +1,310 @@
+/**
+ * Moving objects between the local cache and a remote. Push uploads files first and publishes a
+ * tree only once everything below it is confirmed on the remote. Fetch re-hashes every byte as it
+ * streams in and lets an object into the cache only when it matches its id; large downloads that
+ * break off resume where they stopped. Failures are collected, never fatal to the other objects
+ * (except bad credentials or a full disk, which stop the run).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
+import { createHasher } from '../core/hash.js';
+import type { ObjectId } from '../core/id.js';
+import type { ProgressListener } from '../core/progress.js';
+import type { GraphNode, ObjectGraph } from '../workspace/object-graph.js';
+import { treesBottomUp } from '../workspace/object-graph.js';
+import type { LocalCache } from './local-cache.js';
+import { runPool } from './pool.js';
+import type { RemoteStore } from './remote-store.js';
+import { DEFAULT_RETRY, classify, withRetries, type RetryOptions } from './retry.js';
+
+export interface TransferOptions {
+  jobs: number;
+  onProgress?: ProgressListener;
+  retry?: RetryOptions;
+}
+
+export interface TransferFailure {
+  id: ObjectId;
+  path: string;
+  reason: string;
+}
+
+export interface TransferSummary {
+  transferred: number;
+  transferredBytes: number;
+  /** Objects that were already where they had to go. */
+  skipped: number;
+  failed: TransferFailure[];
+}
+
+/** Above this many ids, one listing of the remote beats a HEAD request per object. */
+const LIST_THRESHOLD = 500;
+/** Downloads at least this large keep their partial file for resuming. */
+const RESUME_MIN = 8 * 1024 * 1024;
+const MAX_TREE_BYTES = 512 * 1024 * 1024;
+
+/** Which of `ids` the remote holds, with their sizes. */
+export async function remotePresence(remote: RemoteStore, ids: ObjectId[], jobs: number, retry = DEFAULT_RETRY): Promise<Map<ObjectId, number>> {
+  const found = new Map<ObjectId, number>();
+  if (ids.length === 0) return found;
+  if (ids.length > LIST_THRESHOLD) {
+    const wanted = new Set(ids);
+    await withRetries(async () => {
+      found.clear();
+      for await (const o of remote.list()) if (wanted.has(o.id)) found.set(o.id, o.size);
+    }, retry);
+    return found;
+  }
+  await runPool(ids, jobs, async (id) => {
+    const size = await withRetries(() => remote.stat(id), retry);
+    if (size !== undefined) found.set(id, size);
+  });
+  return found;
+}
+
+class Fatal extends Error {
+  constructor(readonly original: unknown) {
+    super('fatal');
+  }
+}
+
+function failureOf(node: GraphNode, err: unknown): TransferFailure {
+  const c = classify(err);
+  return { id: node.id, path: node.path, reason: err instanceof MlvError ? err.message : c.reason };
+}
+
+function rethrowFatal(err: unknown): void {
+  if (classify(err).fatal) throw new Fatal(err);
+}
+
+export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: ObjectGraph, opts: TransferOptions): Promise<TransferSummary> {
+  const retry = opts.retry ?? DEFAULT_RETRY;
+  const summary: TransferSummary = { transferred: 0, transferredBytes: 0, skipped: 0, failed: [] };
+  const nodes = [...graph.nodes.values()];
+  const localSize = new Map<ObjectId, number>();
+  for (const n of nodes) {
+    try {
+      localSize.set(n.id, fs.statSync(cache.objectPath(n.id)).size);
+    } catch {
+      summary.failed.push({ id: n.id, path: n.path, reason: 'not in the local cache' });
+    }
+  }
+  for (const u of graph.unreadable) summary.failed.push({ id: u.id, path: u.path, reason: `tree not in the local cache (${u.reason})` });
+  const onRemote = await remotePresence(remote, nodes.map((n) => n.id), opts.jobs, retry);
+  /** Objects known to be complete on the remote. */
+  const confirmed = new Set<ObjectId>();
+  for (const [id, size] of onRemote) if (localSize.get(id) === size) confirmed.add(id);
+
+  const files = nodes.filter((n) => n.kind === 'file' && localSize.has(n.id) && !confirmed.has(n.id));
+  summary.skipped = nodes.filter((n) => confirmed.has(n.id)).length;
+  const totalBytes = files.reduce((s, n) => s + localSize.get(n.id)!, 0);
+  let done = 0;
+  const progress = () => opts.onProgress?.({ phase: 'push', done, total: files.length, bytes: summary.transferredBytes, totalBytes });
+
+  const uploaded: GraphNode[] = [];
+  try {
+    await runPool(files, opts.jobs, async (node) => {
+      try {
+        await withRetries(() => remote.put(node.id, cache.objectPath(node.id), localSize.get(node.id)!), retry);
+        uploaded.push(node);
+        summary.transferredBytes += localSize.get(node.id)!;
+      } catch (err) {
+        rethrowFatal(err);
+        summary.failed.push(failureOf(node, err));
+      }
+      done++;
+      progress();
+    });
+  } catch (err) {
+    if (err instanceof Fatal) throw err.original;
+    throw err;
+  }
+
+  // Read back what was written: a server that stored something else (such as aws-chunked
+  // framing) is caught here, and its object removed, before any tree points at it.
+  const check = await remotePresence(remote, uploaded.map((n) => n.id), opts.jobs, retry);
+  for (const node of uploaded) {
+    const size = check.get(node.id);
+    if (size === localSize.get(node.id)) {
+      confirmed.add(node.id);
+      summary.transferred++;
+    } else {
+      summary.failed.push({ id: node.id, path: node.path, reason: size === undefined ? 'not found on the remote after upload' : `the remote stored ${size} bytes instead of ${localSize.get(node.id)}` });
+      if (size !== undefined) await remote.delete(node.id).catch(() => undefined);
+    }
+  }
+
+  for (const tree of treesBottomUp(graph)) {
+    if (confirmed.has(tree.id) || !localSize.has(tree.id)) continue;
+    const missing = (tree.children ?? []).filter((c) => !confirmed.has(c));
+    if (missing.length > 0) {
+      summary.failed.push({ id: tree.id, path: tree.path, reason: `folder not published: ${missing.length} object(s) below it are not on the remote` });
+      continue;
+    }
+    try {
+      await withRetries(() => remote.put(tree.id, cache.objectPath(tree.id), localSize.get(tree.id)!), retry);
+      const size = await withRetries(() => remote.stat(tree.id), retry);
+      if (size !== localSize.get(tree.id)) throw new MlvError('CORRUPT_OBJECT', `the remote stored ${size ?? 'no'} bytes for tree ${tree.id}`);
+      confirmed.add(tree.id);
+      summary.transferred++;
+      summary.transferredBytes += size ?? 0;
+    } catch (err) {
+      if (classify(err).fatal) throw err;
+      summary.failed.push(failureOf(tree, err));
+    }
+  }
+  return summary;
+}
+
+export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: ObjectGraph, opts: TransferOptions): Promise<TransferSummary> {
+  const retry = opts.retry ?? DEFAULT_RETRY;
+  const summary: TransferSummary = { transferred: 0, transferredBytes: 0, skipped: 0, failed: [] };
+  for (const u of graph.unreadable) summary.failed.push({ id: u.id, path: u.path, reason: `folder listing unavailable: ${u.reason}` });
+  const files = [...graph.nodes.values()].filter((n) => n.kind === 'file');
+  const missing = files.filter((n) => !cache.has(n.id));
+  summary.skipped = files.length - missing.length;
+  const totalBytes = missing.reduce((s, n) => s + n.size, 0);
+  let done = 0;
+  try {
+    await runPool(missing, opts.jobs, async (node) => {
+      try {
+        const bytes = await withRetries(() => downloadObject(cache, remote, node.id, node.size), retry);
+        summary.transferred++;
+        summary.transferredBytes += bytes;
+      } catch (err) {
+        rethrowFatal(err);
+        summary.failed.push(failureOf(node, err));
+      }
+      done++;
+      opts.onProgress?.({ phase: 'fetch', done, total: missing.length, bytes: summary.transferredBytes, totalBytes });
+    });
+  } catch (err) {
+    if (err instanceof Fatal) throw err.original;
+    throw err;
+  }
+  // Trees enter the cache bottom-up, only when everything below them is there.
+  const stored = new Set<ObjectId>();
+  for (const tree of treesBottomUp(graph)) {
+    const complete = (tree.children ?? []).every((c) => stored.has(c) || (graph.nodes.get(c)?.kind === 'file' && cache.has(c)));
+    if (cache.has(tree.id)) {
+      if (complete) stored.add(tree.id);
+      continue;
+    }
+    if (!complete || !tree.bytes) continue;
+    cache.storeHashed(tree.bytes, tree.id);
+    stored.add(tree.id);
+  }
+  return summary;
+}
+
+/**
+ * Streams one object into the cache, hashing as it goes. The partial file of a large object is
+ * kept when the transfer breaks off, and the next attempt continues from where it stopped.
+ */
+export async function downloadObject(cache: LocalCache, remote: RemoteStore, id: ObjectId, expectedSize: number): Promise<number> {
+  fs.mkdirSync(cache.tmpDir, { recursive: true });
+  const resumable = expectedSize >= RESUME_MIN;
+  const partial = resumable ? path.join(cache.tmpDir, `partial-${id}`) : cache.tempPath();
+  const hasher = createHasher();
+  let offset = 0;
+  if (resumable) offset = rehashPartial(partial, expectedSize, hasher);
+  const { body, totalSize } = await remote.get(id, offset);
+  if (totalSize !== undefined && totalSize !== expectedSize) {
+    fs.rmSync(partial, { force: true });
+    drain(body);
+    throw new MlvError('CORRUPT_OBJECT', `object ${id} on ${remote.label} has ${totalSize} bytes, expected ${expectedSize}`);
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(partial, offset > 0 ? 'a' : 'w', 0o444);
+  } catch (err) {
+    drain(body);
+    return wrapFsError(err, 'write to the cache');
+  }
+  let written = offset;
+  try {
+    for await (const chunk of body) {
+      hasher.update(chunk);
+      let off = 0;
+      while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+      written += chunk.length;
+      if (written > expectedSize) break;
+    }
+  } catch (err) {
+    fs.closeSync(fd);
+    if (!resumable) fs.rmSync(partial, { force: true });
+    if (errnoCode(err) === 'ENOSPC') wrapFsError(err, 'write to the cache');
+    throw err;
+  }
+  fs.closeSync(fd);
+  if (written < expectedSize) {
+    if (!resumable) fs.rmSync(partial, { force: true });
+    throw Object.assign(new Error(`download of ${id} from ${remote.label} stopped after ${written} of ${expectedSize} bytes`), { code: 'ECONNRESET' });
+  }
+  const actual = hasher.digest();
+  if (written > expectedSize || actual !== id) {
+    fs.rmSync(partial, { force: true });
+    throw new MlvError('CORRUPT_OBJECT', `object ${id} from ${remote.label} is corrupt (${written > expectedSize ? 'longer than expected' : `its content hashes to ${actual}`}); nothing was kept`, {
+      hint: 'run the command again; if it persists, the copy on the remote is damaged: push it again from a machine that has it',
+    });
+  }
+  fs.chmodSync(partial, 0o444);
+  cache.publish(partial, id);
+  return written - offset;
+}
+
+/** Feeds the bytes already downloaded into the hasher; returns how many there are. */
+function rehashPartial(partial: string, expectedSize: number, hasher: { update(b: Uint8Array): void }): number {
+  let size: number;
+  try {
+    size = fs.statSync(partial).size;
+  } catch {
+    return 0;
+  }
+  if (size === 0 || size >= expectedSize) {
+    fs.rmSync(partial, { force: true });
+    return 0;
+  }
+  const fd = fs.openSync(partial, 'r');
+  const buf = Buffer.allocUnsafe(Math.min(size, 4 << 20));
+  let pos = 0;
+  try {
+    while (pos < size) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+      if (n === 0) break;
+      hasher.update(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return pos;
+}
+
+function drain(body: AsyncIterable<Uint8Array>): void {
+  const destroy = (body as { destroy?: () => void }).destroy;
+  if (typeof destroy === 'function') destroy.call(body);
+}
+
+/** Reads a (small) tree object from the remote into memory and verifies it. */
+export async function readRemoteObject(remote: RemoteStore, id: ObjectId, retry = DEFAULT_RETRY): Promise<Buffer | null> {
+  return withRetries(async () => {
+    let stream;
+    try {
+      stream = await remote.get(id, 0);
+    } catch (err) {
+      if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') return null;
+      throw err;
+    }
+    if (stream.totalSize !== undefined && stream.totalSize > MAX_TREE_BYTES) throw new MlvError('CORRUPT_OBJECT', `tree ${id} on ${remote.label} is implausibly large`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of stream.body) {
+      chunks.push(Buffer.from(c));
+      size += c.length;
+      if (size > MAX_TREE_BYTES) throw new MlvError('CORRUPT_OBJECT', `tree ${id} on ${remote.label} is implausibly large`);
+    }
+    return Buffer.concat(chunks);
+  }, retry);
+}
