@@ -90,8 +90,22 @@ describe.concurrent('mlv checkout', () => {
     expect(fs.existsSync(ds(repo))).toBe(false);
     expectOk(await mlvAsync(path.join(repo), ['checkout', 'dataset.mlv']));
     expect(fs.existsSync(path.join(repo, 'dataset', 'labels', 'train.csv'))).toBe(true);
-    expectCleanError(await mlvAsync(repo, ['checkout', 'dataset/labels']), 2, /inside the tracked folder dataset/);
     expectCleanError(await mlvAsync(repo, ['checkout', 'params.json']), 2, /not tracked/);
+  });
+
+  it('checks out a part of a tracked folder, leaving the rest alone', async () => {
+    const repo = await trackedRepo();
+    const original = snapshotTree(ds(repo));
+    rm(repo, 'dataset');
+    expectOk(await mlvAsync(repo, ['checkout', 'dataset/labels']));
+    expect(fs.readdirSync(ds(repo))).toEqual(['labels']);
+    expect(fs.readFileSync(path.join(ds(repo), 'labels', 'train.csv'))).toEqual((original.get('labels/train.csv') as { bytes: Buffer }).bytes);
+    expectOk(await mlvAsync(repo, ['checkout', 'dataset/images/val/img_003.pbm']));
+    expect(fs.existsSync(path.join(ds(repo), 'images', 'val', 'img_003.pbm'))).toBe(true);
+    expect(fs.existsSync(path.join(ds(repo), 'images', 'train'))).toBe(false);
+    expectCleanError(await mlvAsync(repo, ['checkout', 'dataset/no-such-file']), 2, /not part of the tracked data/);
+    expectOk(await mlvAsync(repo, ['checkout']));
+    expect(snapshotTree(ds(repo))).toEqual(original);
   });
 
   describe('conflicts', () => {

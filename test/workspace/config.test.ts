@@ -314,7 +314,8 @@ describe('configuration schema', () => {
     const err = usage('core.linkk', 'copy');
     expect(err.message).toContain('unknown configuration key "core.linkk"');
     expect(err.hint).toContain('core.link');
-    usage('remote.origin.url', 'x');
+    usage('remote.origin.bogus', 'x');
+    usage('remote.bad name.url', 's3://bucket/x');
     usage('CORE.LINK', 'copy');
     usage('', '');
   });

@@ -1,0 +1,72 @@
+// Child-process entry for the loopback S3 server used by the tests (see s3-server.ts).
+//
+// Started as `node --openssl-legacy-provider s3rver-child.mjs <dataDir>` with an IPC channel:
+// s3rver builds ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only
+// provides through the legacy provider, so any listing past 1,000 keys fails with InternalError
+// unless the process running s3rver has that flag. The test worker itself must not need it.
+//
+// Protocol: sends { type: 'ready', port } once listening on 127.0.0.1 (port 0 = any free port),
+// or { type: 'error', message } and exits 1. Exits when the parent disconnects (parent exit or
+// crash included), on SIGTERM/SIGINT, or on a { type: 'stop' } message.
+import { createRequire } from 'node:module';
+import * as crypto from 'node:crypto';
+
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver');
+
+const directory = process.argv[2];
+if (!directory) {
+  process.send?.({ type: 'error', message: 'usage: s3rver-child.mjs <dataDir>' });
+  process.exit(2);
+}
+
+let server;
+let exiting = false;
+async function shutdown(code = 0) {
+  if (exiting) return;
+  exiting = true;
+  try {
+    // close() waits for keep-alive sockets; do not let one idle client hold the exit.
+    server?.httpServer?.closeAllConnections?.();
+    if (server?.httpServer?.listening) await server.close();
+  } catch {
+    // exiting anyway
+  }
+  process.exit(code);
+}
+
+process.on('disconnect', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGINT', () => void shutdown(0));
+process.on('message', (m) => {
+  if (m && m.type === 'stop') void shutdown(0);
+});
+
+try {
+  // Fail fast with a clear message instead of an InternalError on the 1,001st key.
+  crypto.createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+} catch (err) {
+  process.send?.({ type: 'error', message: `DES unavailable (start with --openssl-legacy-provider): ${err.message}` });
+  process.exit(1);
+}
+
+try {
+  server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    // Path-style only: a Host header that is not an IP or "localhost" would otherwise be taken
+    // as a virtual-host bucket name.
+    vhostBuckets: false,
+    resetOnClose: false,
+  });
+  // Koa logs unexpected errors to stderr unless silenced; keep the test output clean.
+  server.silent = true;
+  server.on('error', () => {});
+  const address = await server.run();
+  process.send?.({ type: 'ready', port: address.port });
+} catch (err) {
+  process.send?.({ type: 'error', message: String(err?.stack ?? err) });
+  process.exit(1);
+}
