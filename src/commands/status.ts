@@ -8,7 +8,7 @@ import { snapshotFile, snapshotFolder } from '../workspace/snapshot.js';
 import { StatCache } from '../workspace/stat-cache.js';
 import { loadPointer, resolveTargets, type Tracked } from '../workspace/targets.js';
 import { diffFolder } from '../workspace/tree-diff.js';
-import { TreeReader, flattenTree } from '../workspace/tree-reader.js';
+import { TreeReader } from '../workspace/tree-reader.js';
 import type { CommandContext } from './context.js';
 
 export interface StatusOptions {
@@ -64,7 +64,9 @@ async function statusOne(repo: Repo, t: Tracked, stats: StatCache, reader: TreeR
   const { pointer } = loaded;
   const base = { path: t.targetRel, pointer: t.pointerRel, kind: pointer.kind };
   let inCacheMemo: boolean | undefined;
-  const isInCache = () => (inCacheMemo ??= pointer.kind === 'dir' ? folderInCache(reader, pointer.id) : repo.cache.has(pointer.id));
+  // For folders the root tree stands for everything below it: a tree enters the cache only after
+  // every object below it (mlv fsck checks the objects themselves).
+  const isInCache = () => (inCacheMemo ??= repo.cache.has(pointer.id));
   const abs = repo.abs(t.targetRel);
   let st: fs.Stats | undefined;
   try {
@@ -113,17 +115,4 @@ async function statusOne(repo: Repo, t: Tracked, stats: StatCache, reader: TreeR
   if (diff.incomplete) result.incomplete = true;
   if (opts.verbose) result.paths = { added: diff.added, deleted: diff.deleted, modified: diff.modified, unsupported };
   return result;
-}
-
-/**
- * A folder is in the cache when all its tree objects are: a tree enters the cache only after every
- * object below it, so the trees stand for the files (mlv fsck checks the files themselves).
- */
-function folderInCache(reader: TreeReader, id: ObjectId): boolean {
-  try {
-    return flattenTree(reader, id).missingTrees.length === 0;
-  } catch (err) {
-    if (err instanceof MlvError && (err.code === 'CORRUPT_OBJECT' || err.code === 'INVALID_TREE')) return false;
-    throw err;
-  }
 }

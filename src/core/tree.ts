@@ -68,7 +68,7 @@ export function encodeTree(entries: TreeEntry[]): { id: ObjectId; bytes: Buffer;
 }
 
 const LINE = /^([fxd]) ([0-9a-f]{64}) (0|[1-9][0-9]*) (".*")$/s;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Parses and validates a tree object. When `expectedId` is given the bytes must hash to it.
@@ -115,6 +115,7 @@ export function parseTree(bytes: Uint8Array, expectedId?: ObjectId): TreeEntry[]
     if (problem) fail(`line ${i + 1}: bad name ${JSON.stringify(name)}: ${problem}`);
     const size = Number(sizeText);
     if (!Number.isSafeInteger(size)) fail(`line ${i + 1}: size out of range`);
+    if (quote(name) !== quoted) fail(`line ${i + 1}: name ${JSON.stringify(name)} is not in canonical form`);
     const key = Buffer.from(name);
     if (previous && Buffer.compare(previous, key) >= 0) {
       fail(`line ${i + 1}: entries are not sorted or contain a duplicate (${JSON.stringify(name)})`);
@@ -122,6 +123,7 @@ export function parseTree(bytes: Uint8Array, expectedId?: ObjectId): TreeEntry[]
     previous = key;
     entries.push({ name, kind: letter === 'd' ? 'dir' : 'file', exec: letter === 'x', id: id as ObjectId, size });
   }
-  if (!formatTree(entries).equals(Buffer.from(bytes))) fail('not in canonical form');
+  // Every line matched the strict pattern and every name is canonically quoted, so the bytes are
+  // the canonical encoding of these entries.
   return entries;
 }

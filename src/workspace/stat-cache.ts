@@ -250,16 +250,37 @@ export class StatCache extends StatCacheReader {
       out.write(e.id, off + 40, 'hex');
       n++;
     };
+    // Old records are copied in runs; a run ends where a fresh record goes in or one is dropped.
+    let runStart = -1;
+    const flush = (end: number) => {
+      if (runStart < 0) return;
+      old.copy(out, HEADER + n * RECORD, runStart * RECORD, end * RECORD);
+      n += end - runStart;
+      runStart = -1;
+    };
+    const nextFreshKey = () => (i < fresh.length ? fresh[i]!.key : undefined);
+    let freshKey = nextFreshKey();
     for (let j = 0; j < this.count; j++) {
-      if (prune && this.hits?.[j] !== 1) continue;
-      const off = j * RECORD;
-      const dev = old.readBigUInt64LE(off);
-      const ino = old.readBigUInt64LE(off + 8);
-      while (i < fresh.length && compareKey(fresh[i]!.key, { dev, ino }) < 0) writeFresh(fresh[i++]!);
-      if (i < fresh.length && fresh[i]!.key.dev === dev && fresh[i]!.key.ino === ino) continue;
-      old.copy(out, HEADER + n * RECORD, off, off + RECORD);
-      n++;
+      if (prune && this.hits?.[j] !== 1) {
+        flush(j);
+        continue;
+      }
+      if (freshKey) {
+        const off = j * RECORD;
+        const dev = old.readBigUInt64LE(off);
+        const ino = old.readBigUInt64LE(off + 8);
+        if (compareKey(freshKey, { dev, ino }) <= 0) {
+          flush(j);
+          while (freshKey && compareKey(freshKey, { dev, ino }) < 0) {
+            writeFresh(fresh[i++]!);
+            freshKey = nextFreshKey();
+          }
+          if (freshKey && freshKey.dev === dev && freshKey.ino === ino) continue;
+        }
+      }
+      if (runStart < 0) runStart = j;
     }
+    flush(this.count);
     while (i < fresh.length) writeFresh(fresh[i++]!);
     const body = out.subarray(HEADER, HEADER + n * RECORD);
     MAGIC.copy(out, 0);
