@@ -25,10 +25,11 @@ let step = 0;
 function title(text) {
   process.stdout.write(`\n\x1b[1m${++step}. ${text}\x1b[0m\n`);
 }
+let cwd = repo;
 function run(cmd, args, { expectFail = false } = {}) {
   const shown = cmd === process.execPath ? ['mlv', ...args.slice(1)] : [cmd, ...args];
-  process.stdout.write(`$ ${shown.join(' ')}\n`);
-  const r = spawnSync(cmd, args, { cwd: repo, env, encoding: 'utf8' });
+  process.stdout.write(`${cwd === repo ? '' : '[colleague] '}$ ${shown.join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8' });
   const out = (r.stdout + r.stderr).trimEnd();
   if (out) process.stdout.write(out.replace(/^/gm, '  ') + '\n');
   if ((r.status !== 0) !== expectFail) {
@@ -100,13 +101,39 @@ try {
   mlv('checkout');
   mlv('status');
 
+  title('Share it: a folder remote (any S3-compatible bucket works the same way), then push');
+  mlv('remote', 'add', '--default', 'origin', '../remote-store');
+  fs.mkdirSync(path.join(work, 'remote-store'));
+  git('add', '.mlv/config');
+  git('commit', '-qm', 'add the team remote');
+  mlv('push');
+  mlv('status', '--remote');
+
+  title('A colleague clones the Git repository and pulls the data');
+  const colleague = path.join(work, 'colleague');
+  run('git', ['clone', '-q', repo, colleague]);
+  cwd = colleague;
+  mlv('pull');
+  const same = (rel) => fs.readFileSync(path.join(repo, rel)).equals(fs.readFileSync(path.join(colleague, rel)));
+  check(same('models/model.bin') && same('data/train/part-000.csv') && same('data/test/part-099.csv'), 'the colleague has the same bytes');
+
+  title('The colleague improves the model and pushes; we pull it');
+  fs.writeFileSync(path.join(colleague, 'models/model.bin'), randomBytes(1024 * 1024));
+  mlv('add', 'models/model.bin');
+  git('commit', '-qm', 'v3: retrained model');
+  mlv('push');
+  cwd = repo;
+  git('pull', '-q', '--no-rebase', colleague, 'main');
+  mlv('pull');
+  check(fs.readFileSync(path.join(repo, 'models/model.bin')).equals(fs.readFileSync(path.join(colleague, 'models/model.bin'))), 'we have the colleague\'s model, bit for bit');
+
   title('Safety: checkout never overwrites unsaved work');
   write('data/test/part-000.csv', 'unsaved experiment\n');
   mlvFails('checkout', 'data');
   mlv('checkout', '--force', 'data');
   check(fs.readFileSync(path.join(repo, 'data/test/part-000.csv'), 'utf8') !== 'unsaved experiment\n', 'the tracked version is restored');
 
-  process.stdout.write('\n\x1b[1mDemo finished: init, add, commit, change, status, checkout all worked.\x1b[0m\n');
+  process.stdout.write('\n\x1b[1mDemo finished: init, add, commit, change, status, checkout, push, clone and pull all worked.\x1b[0m\n');
 } finally {
   if (keep) process.stdout.write(`kept ${work}\n`);
   else fs.rmSync(work, { recursive: true, force: true });

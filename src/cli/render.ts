@@ -27,7 +27,7 @@ export function renderAdd(out: Output, r: AddResult): void {
   }
   if (r.staged.length > 0) {
     out.line(`staged in Git: ${r.staged.join(', ')}`);
-    out.line('next: git commit, then mlv push once a remote is set up');
+    out.line('next: git commit, then mlv push');
   }
 }
 
