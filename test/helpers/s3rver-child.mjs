@@ -20,26 +20,17 @@ if (!directory) {
   process.exit(2);
 }
 
-let server;
-let exiting = false;
-async function shutdown(code = 0) {
-  if (exiting) return;
-  exiting = true;
-  try {
-    // close() waits for keep-alive sockets; do not let one idle client hold the exit.
-    server?.httpServer?.closeAllConnections?.();
-    if (server?.httpServer?.listening) await server.close();
-  } catch {
-    // exiting anyway
-  }
+// No graceful close: this is a throwaway test server whose data dir the parent removes, and an
+// orphan must not linger (close() could wait on a half-open client connection).
+function shutdown(code = 0) {
   process.exit(code);
 }
 
-process.on('disconnect', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
-process.on('SIGINT', () => void shutdown(0));
+process.on('disconnect', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+process.on('SIGINT', () => shutdown(0));
 process.on('message', (m) => {
-  if (m && m.type === 'stop') void shutdown(0);
+  if (m && m.type === 'stop') shutdown(0);
 });
 
 try {
@@ -51,7 +42,7 @@ try {
 }
 
 try {
-  server = new S3rver({
+  const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
     silent: true,
