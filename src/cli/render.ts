@@ -64,7 +64,7 @@ export function renderStatus(out: Output, r: StatusResult): void {
         out.line(`${t.path}: missing from the workspace${t.inCache ? ' (restore it with mlv checkout)' : ' and not in the cache'}`);
         break;
       case 'not-in-cache':
-        out.line(`${t.path}: not in the cache (the workspace matches the pointer, but the cache lacks its objects; run mlv add ${t.path} to store them)`);
+        out.line(`${t.path}: not in the cache (the workspace matches the pointer, but the cache lacks some of its objects: mlv fetch ${t.path} downloads them, mlv add ${t.path} stores the workspace copy)`);
         break;
       case 'invalid':
         out.line(`${t.pointer}: invalid pointer file: ${t.error}`);

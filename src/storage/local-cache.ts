@@ -151,14 +151,41 @@ export class LocalCache {
     return { id, size };
   }
 
-  /** Reads a (small) object and checks that it hashes to its id. */
-  readVerified(id: ObjectId): Buffer {
+  /**
+   * Trees fetched for a part of a folder (`mlv pull data/train`) whose other parts are not local.
+   * They live beside the cache, not in it, so that a tree in the cache always means everything
+   * below it is there too; checkout still finds its way down through them.
+   */
+  get incompleteDir(): string {
+    return path.join(this.dir, 'incomplete');
+  }
+
+  storeIncompleteTree(bytes: Uint8Array, id: ObjectId): void {
+    const final = path.join(this.incompleteDir, objectRelPath(id));
+    if (fs.existsSync(final) || this.has(id)) return;
+    fs.mkdirSync(path.dirname(final), { recursive: true });
+    const temp = `${final}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, bytes, { mode: OBJECT_MODE });
+    fs.renameSync(temp, final);
+  }
+
+  dropIncompleteTree(id: ObjectId): void {
+    fs.rmSync(path.join(this.incompleteDir, objectRelPath(id)), { force: true });
+  }
+
+  /** Reads a (small) object and checks that it hashes to its id; `incomplete` trees count too. */
+  readVerified(id: ObjectId, opts: { incomplete?: boolean } = {}): Buffer {
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(this.objectPath(id));
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
-      return wrapFsError(err, 'read from the cache');
+      if (errnoCode(err) !== 'ENOENT') return wrapFsError(err, 'read from the cache');
+      try {
+        if (!opts.incomplete) throw err;
+        bytes = fs.readFileSync(path.join(this.incompleteDir, objectRelPath(id)));
+      } catch {
+        throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
+      }
     }
     const actual = hashBytes(bytes);
     if (actual !== id) {

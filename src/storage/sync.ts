@@ -189,12 +189,21 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
     const complete = (tree.children ?? []).every((c) => stored.has(c) || (graph.nodes.get(c)?.kind === 'file' && cache.has(c)));
     if (cache.has(tree.id)) {
       if (complete) stored.add(tree.id);
+      cache.dropIncompleteTree(tree.id);
       continue;
     }
-    if (!complete || !tree.bytes) continue;
-    cache.storeHashed(tree.bytes, tree.id);
-    stored.add(tree.id);
+    const bytes = tree.bytes ?? incompleteTreeBytes(cache, tree.id);
+    if (!bytes) continue;
+    if (complete) {
+      cache.storeHashed(bytes, tree.id);
+      cache.dropIncompleteTree(tree.id);
+      stored.add(tree.id);
+    } else {
+      cache.storeIncompleteTree(bytes, tree.id);
+    }
   }
+  // The trees on the way down to a requested part, so checkout can find that part.
+  for (const t of graph.pathTrees) if (t.bytes && !cache.has(t.id)) cache.storeIncompleteTree(t.bytes, t.id);
   return summary;
 }
 
@@ -280,6 +289,14 @@ function rehashPartial(partial: string, expectedSize: number, hasher: { update(b
     fs.closeSync(fd);
   }
   return pos;
+}
+
+function incompleteTreeBytes(cache: LocalCache, id: ObjectId): Buffer | undefined {
+  try {
+    return cache.readVerified(id, { incomplete: true });
+  } catch {
+    return undefined;
+  }
 }
 
 function drain(body: AsyncIterable<Uint8Array>): void {

@@ -22,6 +22,8 @@ export interface GraphNode {
 
 export interface ObjectGraph {
   nodes: Map<ObjectId, GraphNode>;
+  /** Trees passed on the way down to a requested part of a folder (not needed as a whole). */
+  pathTrees: GraphNode[];
   /** Trees that could not be read anywhere: their contents are unknown. */
   unreadable: Array<{ id: ObjectId; path: string; reason: string }>;
 }
@@ -36,7 +38,7 @@ export interface GraphTarget {
 export type TreeSource = (id: ObjectId, path: string) => Promise<{ entries: TreeEntry[]; bytes?: Buffer } | null>;
 
 export async function buildGraph(targets: GraphTarget[], readTree: TreeSource): Promise<ObjectGraph> {
-  const graph: ObjectGraph = { nodes: new Map(), unreadable: [] };
+  const graph: ObjectGraph = { nodes: new Map(), pathTrees: [], unreadable: [] };
   const addTree = async (id: ObjectId, path: string, size: number): Promise<void> => {
     if (graph.nodes.has(id)) return;
     let tree: { entries: TreeEntry[]; bytes?: Buffer } | null;
@@ -81,6 +83,9 @@ export async function buildGraph(targets: GraphTarget[], readTree: TreeSource): 
         graph.unreadable.push({ id, path, reason: 'not in the cache or on the remote' });
         break;
       }
+      const pathNode: GraphNode = { id, kind: 'tree', size: 0, path, children: tree.entries.map((e) => e.id) };
+      if (tree.bytes) pathNode.bytes = tree.bytes;
+      graph.pathTrees.push(pathNode);
       const entry = tree.entries.find((e) => e.name === parts[i]);
       path = `${path}/${parts[i]}`;
       if (!entry) throw new MlvError('NOT_FOUND', `${path} is not part of the tracked data`, { hint: `list what is tracked with mlv status -v ${t.targetRel}` });

@@ -9,13 +9,13 @@ export class TreeReader {
 
   constructor(private readonly cache: LocalCache) {}
 
-  /** The entries of a tree, or null when the tree object is not in the cache. */
+  /** The entries of a tree, or null when the tree object is not in the cache (nor kept as incomplete). */
   read(id: ObjectId): TreeEntry[] | null {
     const hit = this.memo.get(id);
     if (hit !== undefined) return hit;
     let entries: TreeEntry[] | null;
     try {
-      entries = parseTree(this.cache.readVerified(id), id);
+      entries = parseTree(this.cache.readVerified(id, { incomplete: true }), id);
     } catch (err) {
       if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') entries = null;
       else throw err;
