@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'list the added, deleted and modified files inside folders')
     .option('--remote', 'compare the cache with a remote: what is missing there, what is only there')
     .option('-r, --remote-name <name>', 'the remote for --remote (default: core.remote)')
-    .option('-j, --jobs <n>', 'hashing threads, or concurrent requests with --remote', parseJobs)
+    .option('-j, --jobs <n>', 'hashing threads (up to 256), or concurrent requests with --remote', parseTransferJobs)
     .addOption(json())
     .addOption(quiet())
     .addHelpText('after', examples(['mlv status', 'mlv status data -v', 'mlv status --json', 'mlv status --remote -r origin']))
@@ -97,7 +97,8 @@ export async function main(argv: string[]): Promise<number> {
         return;
       }
       const { status } = await import('../commands/status.js');
-      await run(o, (out, cwd) => status({ cwd, onProgress: out.progress }, { targets, verbose: o.verbose || o.json, jobs: o.jobs }), renderStatus);
+      const jobs = o.jobs === undefined ? undefined : Math.min(o.jobs, 256);
+      await run(o, (out, cwd) => status({ cwd, onProgress: out.progress }, { targets, verbose: o.verbose || o.json, jobs }), renderStatus);
     });
 
   const transferCommand = (name: 'push' | 'fetch' | 'pull', description: string, ex: string[]) =>

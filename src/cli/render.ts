@@ -53,6 +53,7 @@ export function renderStatus(out: Output, r: StatusResult): void {
         break;
       case 'modified':
         out.line(`${t.path}: modified${describeChanges(t)}${t.incomplete ? ' (the recorded version is not fully in the cache; counts are partial)' : ''}`);
+        if (!t.inCache) out.line(`    only part of ${t.path} is local: mlv pull ${t.path} gets the rest (mlv add now would record the partial copy)`);
         if (t.paths) {
           for (const p of t.paths.added) out.line(`    added:       ${t.path}/${p}`);
           for (const p of t.paths.deleted) out.line(`    deleted:     ${t.path}/${p}`);
@@ -72,7 +73,7 @@ export function renderStatus(out: Output, r: StatusResult): void {
     }
   }
   if (r.clean) out.line('everything up to date');
-  else if (r.targets.some((t) => t.state === 'modified')) out.line('record changes with mlv add <target>, or discard them with mlv checkout --force <target>');
+  else if (r.targets.some((t) => t.state === 'modified' && t.inCache)) out.line('record changes with mlv add <target>, or discard them with mlv checkout --force <target>');
 }
 
 export function renderCheckout(out: Output, r: CheckoutResult): void {

@@ -2,6 +2,7 @@
 import { parseTree } from '../core/tree.js';
 import { openRemote, defaultJobs } from '../storage/open-remote.js';
 import type { RemoteStore } from '../storage/remote-store.js';
+import { remoteError } from '../storage/retry.js';
 import { readRemoteObject } from '../storage/sync.js';
 import { buildGraph, type GraphTarget, type ObjectGraph, type TreeSource } from '../workspace/object-graph.js';
 import { describeRemote, resolveRemote, type RemoteSpec } from '../workspace/remotes.js';
@@ -19,6 +20,7 @@ export interface SyncSetup {
 
 export async function setUpSync(repo: Repo, cwd: string, opts: { targets?: string[]; remote?: string; jobs?: number }): Promise<SyncSetup> {
   const spec = resolveRemote(repo, opts.remote);
+  if (opts.jobs !== undefined) spec.jobs = opts.jobs;
   const tracked = resolveTargets(repo, opts.targets ?? [], cwd, { allowInside: true });
   const targets: GraphTarget[] = tracked.map((t) => {
     const { pointer } = loadPointer(repo, t);
@@ -45,7 +47,12 @@ export function localThenRemoteTrees(repo: Repo, remote: RemoteStore): TreeSourc
   return async (id) => {
     const entries = reader.read(id);
     if (entries) return { entries };
-    const bytes = await readRemoteObject(remote, id);
+    let bytes: Buffer | null;
+    try {
+      bytes = await readRemoteObject(remote, id);
+    } catch (err) {
+      throw remoteError(err, remote.label);
+    }
     if (!bytes) return null;
     return { entries: parseTree(bytes, id), bytes };
   };

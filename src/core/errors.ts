@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'MISSING_OBJECTS'
   | 'CONFLICT'
   | 'LOCKED'
-  | 'IO';
+  | 'IO'
+  | 'REMOTE';
 
 const exitCodeFor: Record<ErrorCode, ExitCodeValue> = {
   USAGE: ExitCode.usage,
@@ -52,6 +53,7 @@ const exitCodeFor: Record<ErrorCode, ExitCodeValue> = {
   CONFLICT: ExitCode.conflict,
   LOCKED: ExitCode.locked,
   IO: ExitCode.io,
+  REMOTE: ExitCode.transferFailed,
 };
 
 export class MlvError extends Error {

@@ -98,7 +98,7 @@ export class FolderRemote implements RemoteStore {
       }
       throw err;
     }
-    return { body: fs.createReadStream(p, { start: offset, highWaterMark: 1 << 20 }), totalSize: st.size };
+    return { body: fs.createReadStream(p, { start: offset, highWaterMark: 1 << 20 }), offset, totalSize: st.size };
   }
 
   async delete(id: ObjectId): Promise<void> {

@@ -11,8 +11,10 @@ export interface RemoteObject {
 }
 
 export interface ObjectStream {
-  /** The body from the requested offset to the end. */
+  /** The body from `offset` to the end. */
   body: AsyncIterable<Uint8Array>;
+  /** Where the body starts: the requested offset, or 0 when the remote ignored the range. */
+  offset: number;
   /** Size of the whole object, when the remote says. */
   totalSize?: number;
 }

@@ -89,3 +89,22 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, opts: 
     }
   }
 }
+
+/**
+ * Turns a failure talking to a remote into a one-line MlvError (exit 9) with a hint fitting its
+ * class. MlvErrors pass through unchanged. Never includes credentials.
+ */
+export function remoteError(err: unknown, label: string): MlvError {
+  if (err instanceof MlvError) return err;
+  const c = classify(err);
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  let hint = 'check the remote settings (mlv remote list) and your network, then run the command again';
+  if (/credentials were refused/.test(c.reason) || status === 403) {
+    hint = 'check the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws, or remote.<name>.profile) and that they may read and write this bucket and prefix';
+  } else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(c.reason)) {
+    hint = 'check the endpoint (mlv remote modify <name> endpoint <url>) and that the server is running';
+  }
+  const reason = status === 403 && /Unknown/.test(c.reason) ? 'HTTP 403: access denied' : c.reason;
+  return new MlvError('REMOTE', `cannot use the remote ${label}: ${reason}`, { hint, cause: err });
+}

@@ -32,6 +32,11 @@ function loadSdk(): Promise<Sdk> {
 
 /** The SDK warns on stderr about Node versions; that text must never reach mlv's users. */
 function silenceSdkWarnings(): void {
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    if (args.some((a) => typeof a === 'string' && /@aws-sdk|credential sources|AWS SDK/i.test(a))) return;
+    warn(...args);
+  };
   const original = process.emitWarning.bind(process) as (...args: unknown[]) => void;
   process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
     const text = `${typeof warning === 'string' ? warning : (warning as Error)?.message ?? ''} ${JSON.stringify(rest.slice(0, 2))}`;
@@ -178,14 +183,18 @@ export class S3Remote implements RemoteStore {
         new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(id), Range: offset > 0 ? `bytes=${offset}-` : undefined }),
       );
       let totalSize: number | undefined;
-      const range = /\/(\d+)$/.exec(r.ContentRange ?? '');
-      if (range) totalSize = Number(range[1]);
-      else if (offset === 0 && r.ContentLength !== undefined) totalSize = r.ContentLength;
-      else if (offset > 0) {
-        // The server ignored the Range header and is sending the whole object.
-        throw new MlvError('IO', `the remote ignored a range request for ${id}`);
+      let start = offset;
+      const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(r.ContentRange ?? '');
+      if (range) {
+        start = Number(range[1]);
+        totalSize = Number(range[2]);
+      } else {
+        // No Content-Range: the server sent the whole object (it ignored or did not need the range).
+        start = 0;
+        if (r.ContentLength !== undefined) totalSize = r.ContentLength;
       }
-      const result: ObjectStream = { body: r.Body as AsyncIterable<Uint8Array> };
+      if (start !== 0 && start !== offset) throw new MlvError('IO', `the remote answered a range request for ${id} from the wrong offset`);
+      const result: ObjectStream = { body: r.Body as AsyncIterable<Uint8Array>, offset: start };
       if (totalSize !== undefined) result.totalSize = totalSize;
       return result;
     } catch (err) {

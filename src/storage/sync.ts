@@ -16,7 +16,7 @@ import { treesBottomUp } from '../workspace/object-graph.js';
 import type { LocalCache } from './local-cache.js';
 import { runPool } from './pool.js';
 import type { RemoteStore } from './remote-store.js';
-import { DEFAULT_RETRY, classify, withRetries, type RetryOptions } from './retry.js';
+import { DEFAULT_RETRY, classify, remoteError, withRetries, type RetryOptions } from './retry.js';
 
 export interface TransferOptions {
   jobs: number;
@@ -48,18 +48,22 @@ const MAX_TREE_BYTES = 512 * 1024 * 1024;
 export async function remotePresence(remote: RemoteStore, ids: ObjectId[], jobs: number, retry = DEFAULT_RETRY): Promise<Map<ObjectId, number>> {
   const found = new Map<ObjectId, number>();
   if (ids.length === 0) return found;
-  if (ids.length > LIST_THRESHOLD) {
-    const wanted = new Set(ids);
-    await withRetries(async () => {
-      found.clear();
-      for await (const o of remote.list()) if (wanted.has(o.id)) found.set(o.id, o.size);
-    }, retry);
-    return found;
+  try {
+    if (ids.length > LIST_THRESHOLD) {
+      const wanted = new Set(ids);
+      await withRetries(async () => {
+        found.clear();
+        for await (const o of remote.list()) if (wanted.has(o.id)) found.set(o.id, o.size);
+      }, retry);
+      return found;
+    }
+    await runPool(ids, jobs, async (id) => {
+      const size = await withRetries(() => remote.stat(id), retry);
+      if (size !== undefined) found.set(id, size);
+    });
+  } catch (err) {
+    throw remoteError(err, remote.label);
   }
-  await runPool(ids, jobs, async (id) => {
-    const size = await withRetries(() => remote.stat(id), retry);
-    if (size !== undefined) found.set(id, size);
-  });
   return found;
 }
 
@@ -87,20 +91,29 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
     try {
       localSize.set(n.id, fs.statSync(cache.objectPath(n.id)).size);
     } catch {
-      summary.failed.push({ id: n.id, path: n.path, reason: 'not in the local cache' });
+      // not in the local cache: fine if the remote has it already (checked below)
     }
   }
   for (const u of graph.unreadable) summary.failed.push({ id: u.id, path: u.path, reason: `tree not in the local cache (${u.reason})` });
   const onRemote = await remotePresence(remote, nodes.map((n) => n.id), opts.jobs, retry);
   /** Objects known to be complete on the remote. */
   const confirmed = new Set<ObjectId>();
-  for (const [id, size] of onRemote) if (localSize.get(id) === size) confirmed.add(id);
+  for (const n of nodes) {
+    const size = onRemote.get(n.id);
+    if (size === undefined) continue;
+    const expected = localSize.get(n.id) ?? (n.kind === 'file' ? n.size : undefined);
+    if (expected === undefined || expected === size) confirmed.add(n.id);
+  }
+  for (const n of nodes) {
+    if (!localSize.has(n.id) && !confirmed.has(n.id)) summary.failed.push({ id: n.id, path: n.path, reason: 'not in the local cache, nor on the remote' });
+  }
 
   const files = nodes.filter((n) => n.kind === 'file' && localSize.has(n.id) && !confirmed.has(n.id));
   summary.skipped = nodes.filter((n) => confirmed.has(n.id)).length;
   const totalBytes = files.reduce((s, n) => s + localSize.get(n.id)!, 0);
   let done = 0;
-  const progress = () => opts.onProgress?.({ phase: 'push', done, total: files.length, bytes: summary.transferredBytes, totalBytes });
+  let sentBytes = 0;
+  const progress = () => opts.onProgress?.({ phase: 'push', done, total: files.length, bytes: sentBytes, totalBytes });
 
   const uploaded: GraphNode[] = [];
   try {
@@ -108,7 +121,7 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
       try {
         await withRetries(() => remote.put(node.id, cache.objectPath(node.id), localSize.get(node.id)!), retry);
         uploaded.push(node);
-        summary.transferredBytes += localSize.get(node.id)!;
+        sentBytes += localSize.get(node.id)!;
       } catch (err) {
         rethrowFatal(err);
         summary.failed.push(failureOf(node, err));
@@ -117,7 +130,7 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
       progress();
     });
   } catch (err) {
-    if (err instanceof Fatal) throw err.original;
+    if (err instanceof Fatal) throw remoteError(err.original, remote.label);
     throw err;
   }
 
@@ -126,9 +139,10 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
   const check = await remotePresence(remote, uploaded.map((n) => n.id), opts.jobs, retry);
   for (const node of uploaded) {
     const size = check.get(node.id);
-    if (size === localSize.get(node.id)) {
+    if (size !== undefined && size === localSize.get(node.id)) {
       confirmed.add(node.id);
       summary.transferred++;
+      summary.transferredBytes += size;
     } else {
       summary.failed.push({ id: node.id, path: node.path, reason: size === undefined ? 'not found on the remote after upload' : `the remote stored ${size} bytes instead of ${localSize.get(node.id)}` });
       if (size !== undefined) await remote.delete(node.id).catch(() => undefined);
@@ -150,7 +164,7 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
       summary.transferred++;
       summary.transferredBytes += size ?? 0;
     } catch (err) {
-      if (classify(err).fatal) throw err;
+      if (classify(err).fatal) throw remoteError(err, remote.label);
       summary.failed.push(failureOf(tree, err));
     }
   }
@@ -180,7 +194,7 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
       opts.onProgress?.({ phase: 'fetch', done, total: missing.length, bytes: summary.transferredBytes, totalBytes });
     });
   } catch (err) {
-    if (err instanceof Fatal) throw err.original;
+    if (err instanceof Fatal) throw remoteError(err.original, remote.label);
     throw err;
   }
   // Trees enter the cache bottom-up, only when everything below them is there.
@@ -215,10 +229,16 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
   fs.mkdirSync(cache.tmpDir, { recursive: true });
   const resumable = expectedSize >= RESUME_MIN;
   const partial = resumable ? path.join(cache.tmpDir, `partial-${id}`) : cache.tempPath();
-  const hasher = createHasher();
+  let hasher = createHasher();
   let offset = 0;
   if (resumable) offset = rehashPartial(partial, expectedSize, hasher);
-  const { body, totalSize } = await remote.get(id, offset);
+  const got = await remote.get(id, offset);
+  const { body, totalSize } = got;
+  if (got.offset !== offset) {
+    // The remote sent the object from its start (it ignores ranges): begin again from byte 0.
+    offset = 0;
+    hasher = createHasher();
+  }
   if (totalSize !== undefined && totalSize !== expectedSize) {
     fs.rmSync(partial, { force: true });
     drain(body);
@@ -226,7 +246,8 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
   }
   let fd: number;
   try {
-    fd = fs.openSync(partial, offset > 0 ? 'a' : 'w', 0o444);
+    // Writable while it grows (it is reopened to resume); read-only once published.
+    fd = fs.openSync(partial, offset > 0 ? 'a' : 'w', 0o600);
   } catch (err) {
     drain(body);
     return wrapFsError(err, 'write to the cache');

@@ -45,7 +45,10 @@ export async function buildGraph(targets: GraphTarget[], readTree: TreeSource): 
     try {
       tree = await readTree(id, path);
     } catch (err) {
-      graph.unreadable.push({ id, path, reason: err instanceof Error ? err.message : String(err) });
+      // A damaged tree is reported with its path; anything else (the remote is unreachable,
+      // credentials refused) stops the command.
+      if (!(err instanceof MlvError) || !['CORRUPT_OBJECT', 'INVALID_TREE', 'MISSING_OBJECTS'].includes(err.code)) throw err;
+      graph.unreadable.push({ id, path, reason: err.message });
       return;
     }
     if (!tree) {

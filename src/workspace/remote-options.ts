@@ -31,7 +31,7 @@ export const REMOTE_OPTIONS: Record<string, KeySpec> = {
     description: 'request checksums: when_required (default with a custom endpoint) or auto (SDK default)',
     validate: (v) => (v === 'auto' || v === 'when_required' ? undefined : 'expected auto or when_required'),
   },
-  jobs: { description: 'concurrent transfers (default 64)', validate: (v) => (/^[1-9][0-9]{0,3}$/.test(v) && Number(v) <= 1024 ? undefined : 'expected an integer from 1 to 1024') },
+  jobs: { description: 'concurrent transfers (default 64 for S3, 16 for folders)', validate: (v) => (/^[1-9][0-9]{0,3}$/.test(v) && Number(v) <= 1024 ? undefined : 'expected an integer from 1 to 1024') },
   access_key_id: { description: 'access key id (config.local only)', secret: true, validate: (v) => (/^[\x21-\x7e]{1,256}$/.test(v) ? undefined : 'expected printable characters') },
   secret_access_key: { description: 'secret access key (config.local only)', secret: true, validate: (v) => (/^[\x21-\x7e]{1,256}$/.test(v) ? undefined : 'expected printable characters') },
   session_token: { description: 'session token (config.local only)', secret: true, validate: (v) => (/^[\x21-\x7e]{1,4096}$/.test(v) ? undefined : 'expected printable characters') },

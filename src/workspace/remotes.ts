@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MlvError } from '../core/errors.js';
 import type { Repo } from './repo.js';
-import { remoteUrlProblem } from './remote-options.js';
+import { REMOTE_OPTIONS, remoteUrlProblem } from './remote-options.js';
 
 export type RemoteLocation = { kind: 's3'; bucket: string; prefix: string } | { kind: 'folder'; path: string };
 
@@ -59,7 +59,11 @@ export function resolveRemote(repo: Repo, name?: string): RemoteSpec {
   const url = s.get('url')!;
   const spec: RemoteSpec = { name: chosen, url, location: parseRemoteUrl(url, repo.root) };
   const endpoint = s.get('endpoint') ?? (spec.location.kind === 's3' ? process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined : undefined);
-  if (endpoint) spec.endpoint = endpoint;
+  if (endpoint) {
+    const problem = REMOTE_OPTIONS.endpoint!.validate(endpoint);
+    if (problem) throw new MlvError('USAGE', `invalid S3 endpoint${s.get('endpoint') ? ` for remote ${chosen}` : ' in AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL'}: ${problem}`);
+    spec.endpoint = endpoint;
+  }
   if (s.has('region')) spec.region = s.get('region')!;
   if (s.has('profile')) spec.profile = s.get('profile')!;
   if (s.has('path_style')) spec.pathStyle = s.get('path_style') === 'true';
@@ -67,6 +71,9 @@ export function resolveRemote(repo: Repo, name?: string): RemoteSpec {
   if (s.has('jobs')) spec.jobs = Number(s.get('jobs'));
   const key = s.get('access_key_id');
   const secret = s.get('secret_access_key');
+  if (s.get('session_token') && !(key && secret)) {
+    throw new MlvError('INVALID_CONFIG', `remote ${chosen}: session_token needs access_key_id and secret_access_key (in .mlv/config.local)`);
+  }
   if (key || secret) {
     if (!key || !secret) {
       throw new MlvError('INVALID_CONFIG', `remote ${chosen}: access_key_id and secret_access_key must be set together (in .mlv/config.local)`);
