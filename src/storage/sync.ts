@@ -149,24 +149,28 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
     }
   }
 
-  for (const tree of treesBottomUp(graph)) {
-    if (confirmed.has(tree.id) || !localSize.has(tree.id)) continue;
-    const missing = (tree.children ?? []).filter((c) => !confirmed.has(c));
-    if (missing.length > 0) {
-      summary.failed.push({ id: tree.id, path: tree.path, reason: `folder not published: ${missing.length} object(s) below it are not on the remote` });
-      continue;
-    }
-    try {
-      await withRetries(() => remote.put(tree.id, cache.objectPath(tree.id), localSize.get(tree.id)!), retry);
-      const size = await withRetries(() => remote.stat(tree.id), retry);
-      if (size !== localSize.get(tree.id)) throw new MlvError('CORRUPT_OBJECT', `the remote stored ${size ?? 'no'} bytes for tree ${tree.id}`);
-      confirmed.add(tree.id);
-      summary.transferred++;
-      summary.transferredBytes += size ?? 0;
-    } catch (err) {
-      if (classify(err).fatal) throw remoteError(err, remote.label);
-      summary.failed.push(failureOf(tree, err));
-    }
+  // Trees go up level by level (all trees of one height at once): a tree is published only when
+  // everything below it is confirmed.
+  for (const level of treeLevels(graph)) {
+    await runPool(level, opts.jobs, async (tree) => {
+      if (confirmed.has(tree.id) || !localSize.has(tree.id)) return;
+      const missing = (tree.children ?? []).filter((c) => !confirmed.has(c));
+      if (missing.length > 0) {
+        summary.failed.push({ id: tree.id, path: tree.path, reason: `folder not published: ${missing.length} object(s) below it are not on the remote` });
+        return;
+      }
+      try {
+        await withRetries(() => remote.put(tree.id, cache.objectPath(tree.id), localSize.get(tree.id)!), retry);
+        const size = await withRetries(() => remote.stat(tree.id), retry);
+        if (size !== localSize.get(tree.id)) throw new MlvError('CORRUPT_OBJECT', `the remote stored ${size ?? 'no'} bytes for tree ${tree.id}`);
+        confirmed.add(tree.id);
+        summary.transferred++;
+        summary.transferredBytes += size ?? 0;
+      } catch (err) {
+        if (classify(err).fatal) throw remoteError(err, remote.label);
+        summary.failed.push(failureOf(tree, err));
+      }
+    });
   }
   return summary;
 }
@@ -323,6 +327,22 @@ function incompleteTreeBytes(cache: LocalCache, id: ObjectId): Buffer | undefine
 function drain(body: AsyncIterable<Uint8Array>): void {
   const destroy = (body as { destroy?: () => void }).destroy;
   if (typeof destroy === 'function') destroy.call(body);
+}
+
+/** Trees grouped by height (leaves' parents first), so each group only depends on earlier ones. */
+function treeLevels(graph: ObjectGraph): GraphNode[][] {
+  const height = new Map<ObjectId, number>();
+  const levels: GraphNode[][] = [];
+  for (const tree of treesBottomUp(graph)) {
+    let h = 0;
+    for (const c of tree.children ?? []) {
+      const ch = height.get(c);
+      if (ch !== undefined && ch + 1 > h) h = ch + 1;
+    }
+    height.set(tree.id, h);
+    (levels[h] ??= []).push(tree);
+  }
+  return levels.filter(Boolean);
 }
 
 /** Reads a (small) tree object from the remote into memory and verifies it. */
