@@ -6,11 +6,10 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, expect } from 'vitest';
-import { MLV_BIN, cacheObjects, copyFixture, git, gitIndex, tempDir, type RunResult } from './cli.js';
+import { GIT_ENV, MLV_BIN, cacheObjects, copyFixture, git, gitIndex, tempDir, type RunResult } from './cli.js';
 
 const require = createRequire(import.meta.url);
 
@@ -27,14 +26,6 @@ export const BLAKE3_EMPTY = 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9
  * of one file can run concurrently: vitest gives this suite a single worker on 2 cores, and the
  * tests mostly wait for child processes.
  */
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'mlv test',
-  GIT_AUTHOR_EMAIL: 'test@example.invalid',
-  GIT_COMMITTER_NAME: 'mlv test',
-  GIT_COMMITTER_EMAIL: 'test@example.invalid',
-  GIT_CONFIG_NOSYSTEM: '1',
-  HOME: os.tmpdir(),
-};
 
 /** Repositories made by the helpers below, removed after the test file (unless MLV_TEST_KEEP=1). */
 const madeHere: string[] = [];

@@ -19,7 +19,8 @@ export interface RunResult {
   stderr: string;
 }
 
-const GIT_ENV = {
+/** A fixed Git identity and no user or system config, for every git and mlv child process. */
+export const GIT_ENV = {
   GIT_AUTHOR_NAME: 'mlv test',
   GIT_AUTHOR_EMAIL: 'test@example.invalid',
   GIT_COMMITTER_NAME: 'mlv test',
