@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // mlv benchmark: times mlv add / status / checkout against cp -r and git status (and, where
-// installed, git lfs and git annex) on a generated dataset, and checks the targets from the spec.
+// installed, git lfs and git annex), and mlv push / pull against `aws s3 sync` (on a local s3rver)
+// and `cp -r` (folder remote), on a generated dataset, and checks the targets from the spec.
 // Usage: see `node bench/run.mjs --help` and bench/README.md.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { datasetSpec, ensureDataset } from './lib/dataset.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { renderMachine, renderResults } from './lib/report.mjs';
+import { diskUsage, s3rverPrefixDir, startS3rver, storedObjects } from './lib/s3rver.mjs';
 import { copyTree, elapsedSeconds, failureOf, log, makeEnv, median, rmTree, run, syncFs, timed, warmTree, which } from './lib/util.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,6 +21,11 @@ const MiB = 1024 * 1024;
 const MEM_LIMIT_BYTES = 300e6;
 const ADD_MAX_RATIO = 3;
 const STATUS_MAX_RATIO = 3;
+const S3_MAX_RATIO = 1; // mlv push / pull at least as fast as aws s3 sync
+// The push/pull rows move every object through a server (s3rver takes minutes for 20,000 objects
+// per direction): they run min(--runs, 3) times unless --remote-runs says otherwise.
+const REMOTE_MAX_RUNS = 3;
+const S3_BUCKET = 'mlv-bench';
 
 const MEM = 'mem < 300 MB';
 const ROWS = {
@@ -59,6 +66,40 @@ const ROWS = {
     needs: ['prepared'],
     run: rowCheckout,
   },
+  'push-s3': {
+    title: 'mlv push to S3 (local s3rver), empty prefix',
+    baseline: '`aws s3 sync` (upload)',
+    target: `≤ ${S3_MAX_RATIO}× aws s3 sync, 0 failed, ${MEM}`,
+    ratioLimit: S3_MAX_RATIO,
+    remote: 's3',
+    needs: ['prepared'],
+    run: (ctx, row) => rowPush(ctx, row, 's3'),
+  },
+  'pull-s3': {
+    title: 'mlv pull from S3 (local s3rver) in a fresh git clone',
+    baseline: '`aws s3 sync` (download)',
+    target: `≤ ${S3_MAX_RATIO}× aws s3 sync, data restored, ${MEM}`,
+    ratioLimit: S3_MAX_RATIO,
+    remote: 's3',
+    needs: ['prepared'],
+    run: (ctx, row) => rowPull(ctx, row, 's3'),
+  },
+  'push-folder': {
+    title: 'mlv push to a folder remote (same disk), empty folder',
+    baseline: '`cp -r`',
+    target: `0 failed, ${MEM}`,
+    remote: 'folder',
+    needs: ['prepared'],
+    run: (ctx, row) => rowPush(ctx, row, 'folder'),
+  },
+  'pull-folder': {
+    title: 'mlv pull from a folder remote in a fresh git clone',
+    baseline: '`cp -r`',
+    target: `data restored, ${MEM}`,
+    remote: 'folder',
+    needs: ['prepared'],
+    run: (ctx, row) => rowPull(ctx, row, 'folder'),
+  },
   'lfs-add': {
     title: 'mlv add, cold cache (vs git lfs)',
     baseline: '`git add data` (git lfs)',
@@ -86,13 +127,16 @@ const USAGE = `usage: node bench/run.mjs [options]     (or: npm run bench -- [op
   --large-files N      large files (default 2)
   --large-size-mib N   size of each large file in MiB (default 256)
   --runs N             timed runs per row; the median is reported (default 5)
+  --remote-runs N      timed runs of the push/pull rows (default: --runs, at most ${REMOTE_MAX_RUNS})
+  --aws PATH           the aws CLI for the S3 baselines (default: \`which aws\`)
   --rows LIST          comma-separated rows to run (default: all):
                        ${ROW_IDS.join(', ')}
   --dir DIR            work dir (default: ${path.join(os.tmpdir(), 'mlv-bench')})
   --keep               keep the work dir (the dataset is then reused by the next run)
   --json FILE          also write the results as JSON to FILE
   --quick              smoke-test preset: --small-files 2000 --large-files 1
-                       --large-size-mib 16 --runs 3 (explicit options still win)
+                       --large-size-mib 16 --runs 3 --remote-runs 1 (explicit options
+                       still win)
   --strict             exit 1 when a row FAILs its target (default: only on errors)
   -h, --help           show this help
 `;
@@ -116,6 +160,8 @@ function parseOptions(argv) {
         'large-files': { type: 'string' },
         'large-size-mib': { type: 'string' },
         runs: { type: 'string' },
+        'remote-runs': { type: 'string' },
+        aws: { type: 'string' },
         rows: { type: 'string' },
         dir: { type: 'string' },
         json: { type: 'string' },
@@ -148,13 +194,18 @@ function parseOptions(argv) {
     if (unknown.length || rows.length === 0) usageError(`unknown row(s) ${unknown.join(', ') || '(none given)'}; rows are: ${ROW_IDS.join(', ')}`);
     rows = ROW_IDS.filter((r) => rows.includes(r));
   }
+  const runs = int('runs', 1, 5, 3);
   return {
     smallFiles: int('small-files', 1, 20000, 2000),
     folders: int('folders', 1, 20),
     smallSize: int('small-size', 1, 4096),
     largeFiles: int('large-files', 0, 2, 1),
     largeSizeMiB: int('large-size-mib', 1, 256, 16),
-    runs: int('runs', 1, 5, 3),
+    runs,
+    remoteRuns: int('remote-runs', 1, Math.min(runs, REMOTE_MAX_RUNS), 1),
+    hasRemoteRows: rows.some((r) => ROWS[r].remote),
+    // A bare name is looked up on PATH, anything with a slash is a path.
+    aws: values.aws === undefined ? undefined : values.aws.includes('/') ? path.resolve(userCwd, values.aws) : values.aws,
     rows,
     dir: path.resolve(userCwd, values.dir ?? path.join(os.tmpdir(), 'mlv-bench')),
     json: values.json === undefined ? undefined : path.resolve(userCwd, values.json),
@@ -171,15 +222,33 @@ function usageError(msg) {
 // ---------------------------------------------------------------------------------------------
 // running mlv and the baselines
 
-/** Runs mlv (timed) with MLV_STATS_FILE set; returns seconds, parsed --json output, peak RSS. */
-function mlvTimed(ctx, args, cwd, tag) {
+/**
+ * timed(), and when a server process (s3rver) takes part, the CPU time it used meanwhile
+ * (serverCpuSeconds), which is then not counted as disturbance by other processes.
+ */
+function timedWith(cmd, args, { cwd, env, server }) {
+  const s0 = server?.cpuSeconds();
+  const r = timed(cmd, args, { cwd, env });
+  const s1 = server?.cpuSeconds();
+  if (s0 !== undefined && s1 !== undefined) {
+    r.serverCpuSeconds = s1 - s0;
+    if (r.otherCpuSeconds !== undefined) r.otherCpuSeconds = Math.max(0, r.otherCpuSeconds - r.serverCpuSeconds);
+  }
+  return r;
+}
+
+/**
+ * Runs mlv (timed) with MLV_STATS_FILE set; returns seconds, parsed --json output, peak RSS.
+ * `env` replaces ctx.env (the S3 rows add credentials); `server` is sampled for its CPU time.
+ */
+function mlvTimed(ctx, args, cwd, tag, { env = ctx.env, server } = {}) {
   const statsFile = path.join(ctx.work.stats, `${tag}.json`);
   fs.rmSync(statsFile, { force: true });
-  const r = timed(process.execPath, [ctx.mlvBin, ...args], { cwd, env: { ...ctx.env, MLV_STATS_FILE: statsFile } });
+  const r = timedWith(process.execPath, [ctx.mlvBin, ...args], { cwd, env: { ...env, MLV_STATS_FILE: statsFile }, server });
   noteDisturbance(ctx, r);
   const what = `mlv ${args.join(' ')}`;
   const bad = failureOf(r);
-  if (bad) throw new RowError(`${what} failed: ${bad}`);
+  if (bad) throw new RowError(`${what} failed: ${bad}${r.stdout.trim() ? `; stdout: ${r.stdout.trim().slice(0, 600).replace(/\s*\n\s*/g, ' ')}` : ''}`);
   let json;
   try {
     json = JSON.parse(r.stdout);
@@ -193,17 +262,17 @@ function mlvTimed(ctx, args, cwd, tag) {
     throw new RowError(`${what}: could not read peak memory from MLV_STATS_FILE (${err.message})`);
   }
   if (!Number.isFinite(peakBytes)) throw new RowError(`${what}: MLV_STATS_FILE has no maxRssKiB`);
-  return { seconds: r.seconds, json, peakBytes, stderr: r.stderr };
+  return { seconds: r.seconds, json, peakBytes, stderr: r.stderr, cmdCpuSeconds: r.cmdCpuSeconds, serverCpuSeconds: r.serverCpuSeconds };
 }
 
 /** Untimed mlv command (setup). */
-function mlvRun(ctx, args, cwd) {
-  return run(process.execPath, [ctx.mlvBin, ...args], { cwd, env: ctx.env });
+function mlvRun(ctx, args, cwd, env = ctx.env) {
+  return run(process.execPath, [ctx.mlvBin, ...args], { cwd, env });
 }
 
 /** A timed baseline command; a failure is an error of the row. */
-function baseTimed(ctx, cmd, args, cwd) {
-  const r = timed(cmd, args, { cwd, env: ctx.env });
+function baseTimed(ctx, cmd, args, cwd, { env = ctx.env, server } = {}) {
+  const r = timedWith(cmd, args, { cwd, env, server });
   noteDisturbance(ctx, r);
   const bad = failureOf(r);
   if (bad) throw new RowError(`${cmd} ${args.join(' ')} failed: ${bad}`);
@@ -473,6 +542,398 @@ async function rowCheckout(ctx, row) {
   else row.notes.push('restored data verified identical to the dataset (diff -r)');
 }
 
+// ---------------------------------------------------------------------------------------------
+// push / pull rows: an S3 bucket on a local s3rver, or a folder remote on the same disk
+
+/** Environment for mlv and the aws CLI against s3rver: the user's AWS_* settings replaced. */
+function s3Env(env) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('AWS_')) out[k] = v;
+  return Object.assign(out, {
+    AWS_ACCESS_KEY_ID: 'S3RVER', // s3rver accepts only this key id (any secret)
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    // Recent awscli v1 and v2 send CRC checksums with aws-chunked bodies by default, which s3rver
+    // would store as data; only where the API requires them (older versions ignore these).
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
+    // No pager, no prompts, no interference from a config file.
+    AWS_PAGER: '',
+    AWS_CONFIG_FILE: path.join(env.HOME, '.aws', 'config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(env.HOME, '.aws', 'credentials'),
+  });
+}
+
+/** Regular files below `dir` and their bytes (a folder remote, or a tree copied with cp -r). */
+function treeStats(dir) {
+  let objects = 0;
+  let bytes = 0;
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch (err) {
+      if (err.code === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        objects++;
+        bytes += fs.statSync(p).size;
+      }
+    }
+  };
+  walk(dir);
+  return { objects, bytes };
+}
+
+/**
+ * The remote of the push/pull rows of one kind, set up on first use: the s3rver child process
+ * (bucket mlv-bench) or a folder. Data of one run lives under its own prefix (sub-folder).
+ */
+async function ensureRemote(ctx, kind) {
+  if (ctx.remotes[kind]) return ctx.remotes[kind];
+  const { ds } = ctx;
+  let remote;
+  if (kind === 's3') {
+    const dir = path.join(ctx.work.remotes, 's3rver');
+    rmTree(dir);
+    log('setup: starting s3rver (child process, node --openssl-legacy-provider)');
+    const server = await startS3rver(dir, [S3_BUCKET]);
+    ctx.servers.push(server);
+    log(`setup: s3rver listening on ${server.endpoint} (pid ${server.pid}), data in ${dir}`);
+    const prefixDir = (p) => s3rverPrefixDir(dir, S3_BUCKET, p);
+    const env = s3Env(ctx.env);
+    const awsArgs = ['--endpoint-url', server.endpoint, '--only-show-errors', '--no-progress'];
+    remote = {
+      kind,
+      dir,
+      env,
+      server,
+      prefixDir,
+      url: (p) => `s3://${S3_BUCKET}/${p}`,
+      prepare: () => {},
+      stored: (p) => storedObjects(prefixDir(p)),
+      remove: (p) => rmTree(prefixDir(p)),
+      baseline: ctx.tools.aws
+        ? {
+            name: 'aws s3 sync',
+            push: (p) => [ctx.tools.aws, ['s3', 'sync', ds.dataDir, `s3://${S3_BUCKET}/${p}`, ...awsArgs]],
+            pull: (p, dest) => [ctx.tools.aws, ['s3', 'sync', `s3://${S3_BUCKET}/${p}`, dest, ...awsArgs]],
+          }
+        : null,
+      missingBaseline: `the aws CLI was not found (${ctx.opts.aws ? `--aws ${ctx.opts.aws}` : '`which aws`'}): baseline skipped`,
+    };
+  } else {
+    const dir = path.join(ctx.work.remotes, 'folder');
+    rmTree(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const prefixDir = (p) => path.join(dir, p);
+    remote = {
+      kind,
+      dir,
+      env: ctx.env,
+      server: undefined,
+      prefixDir,
+      url: (p) => prefixDir(p),
+      prepare: (p) => fs.mkdirSync(prefixDir(p), { recursive: true }), // mlv wants the folder to exist
+      stored: (p) => treeStats(prefixDir(p)),
+      remove: (p) => rmTree(prefixDir(p)),
+      baseline: {
+        name: 'cp -r',
+        push: (p) => ['cp', ['-r', ds.dataDir, prefixDir(p)]],
+        pull: (p, dest) => ['cp', ['-r', prefixDir(p), dest]],
+      },
+    };
+  }
+  ctx.remotes[kind] = remote;
+  return remote;
+}
+
+function assertServer(remote) {
+  if (remote.server && !remote.server.alive()) {
+    const err = remote.server.stderr().trim();
+    throw new RowError(`s3rver (pid ${remote.server.pid}) is not running any more${err ? `: ${err.slice(-600)}` : ''}`);
+  }
+}
+
+/** Points remote `origin` (the default) of `repo` at prefix `p` of the remote. */
+function setOrigin(ctx, remote, repo, p) {
+  remote.prepare(p);
+  const r = timed(process.execPath, [ctx.mlvBin, 'remote', 'remove', '-q', 'origin'], { cwd: repo, env: ctx.env });
+  if (r.code !== 0 && !/no remote named/i.test(r.stderr)) throw new Error(`mlv remote remove origin (in ${repo}): ${failureOf(r)}`);
+  mlvRun(ctx, ['remote', 'add', '-q', '--default', 'origin', remote.url(p)], repo);
+  if (remote.server) mlvRun(ctx, ['remote', 'modify', '-q', 'origin', 'endpoint', remote.server.endpoint], repo);
+}
+
+/**
+ * The repository the push rows push from and the pull rows clone: a copy of the prepared
+ * repository (without the workspace data, which push does not read) with the pointers committed,
+ * so the prepared repository's pointers and config stay as the other rows expect them.
+ */
+function ensureOrigin(ctx) {
+  const dir = ctx.work.origin;
+  if (ctx.originReady) return dir;
+  ensurePrepared(ctx);
+  log('setup: copy of the prepared repository with the pointers committed (push/pull rows)');
+  rmTree(dir);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const name of fs.readdirSync(ctx.work.prepared)) {
+    if (name !== 'data') copyTree(path.join(ctx.work.prepared, name), path.join(dir, name), ctx.env);
+  }
+  run('git', ['add', '-A'], { cwd: dir, env: ctx.env });
+  run('git', ['commit', '-q', '-m', 'bench data (pointers)'], { cwd: dir, env: ctx.env });
+  ctx.originReady = true;
+  return dir;
+}
+
+/** Adds the CPU time of the timed command and of the server to the row's bookkeeping. */
+function recordCpu(row, side, r) {
+  row.cpu ??= { mlv: { wall: 0, cmd: 0, server: 0, n: 0 }, base: { wall: 0, cmd: 0, server: 0, n: 0 } };
+  const c = row.cpu[side];
+  c.wall += r.seconds;
+  c.cmd += r.cmdCpuSeconds ?? NaN;
+  c.server += r.serverCpuSeconds ?? 0;
+  c.n++;
+}
+
+/** Notes on where the CPU time went while the remote rows were timed (is s3rver the bottleneck?). */
+function cpuNotes(ctx, row, remote, mlvName, baseName) {
+  if (!row.cpu) return;
+  const parts = [];
+  let serverBound = false;
+  let machineBound = false;
+  const total = { cpu: 0, wall: 0 };
+  for (const [side, name] of [['mlv', mlvName], ['base', baseName]]) {
+    const c = row.cpu[side];
+    if (!c.n) continue;
+    let text = `${name} used ${c.cmd.toFixed(1)} CPU-s in ${c.wall.toFixed(1)} s`;
+    if (remote.server) {
+      const busy = c.server / c.wall;
+      text += `, s3rver ${c.server.toFixed(1)} CPU-s (${(busy * 100).toFixed(0)}% of one core)`;
+      if (busy >= 0.85) serverBound = true;
+    }
+    parts.push(text);
+    total.cpu += c.cmd + c.server;
+    total.wall += c.wall;
+  }
+  // With what other processes used meanwhile: were all cores busy?
+  const other = row.disturbance.wall > 0 ? row.disturbance.otherCpu / row.disturbance.wall : 0;
+  const busyCores = total.wall > 0 ? total.cpu / total.wall + other : 0;
+  if (busyCores >= 0.85 * CORES) machineBound = true;
+  row.details.cpu = row.cpu;
+  if (parts.length) row.notes.push(`CPU while timed (all runs): ${parts.join('; ')}`);
+  if (serverBound) {
+    row.notes.push('s3rver (single-threaded Node) was busy ≥ 85% of a core while timed: the server, not the client, is the bottleneck, and the ratio says little about real S3');
+  }
+  if (machineBound) {
+    row.notes.push(
+      `the client${remote.server ? ', s3rver' : ''} and other processes together kept ${busyCores.toFixed(1)} of ${CORES} cores busy on average: the timings are CPU-bound on this machine`,
+    );
+  }
+}
+
+async function rowPush(ctx, row, kind) {
+  const { ds } = ctx;
+  const remote = await ensureRemote(ctx, kind);
+  const origin = ensureOrigin(ctx);
+  const cache = path.join(origin, '.mlv', 'cache');
+  const base = remote.baseline;
+  if (!base) {
+    row.baseline = null;
+    row.baselineName = `${row.baselineName} (not installed)`;
+    row.notes.push(remote.missingBaseline);
+  }
+  const runs = ctx.opts.remoteRuns;
+  const mlvName = 'mlv push';
+  let lastOk = { mlv: false, base: false };
+  for (let i = 0; i < runs; i++) {
+    await tick();
+    assertServer(remote);
+    const mlvP = `mlv-push-${i}`;
+    const baseP = `base-push-${i}`;
+    const ok = { mlv: false, base: false };
+    const sides = {
+      mlv: () => {
+        setOrigin(ctx, remote, origin, mlvP);
+        warmTree(cache);
+        syncFs();
+        const r = mlvTimed(ctx, ['push', '--json'], origin, `${row.id}-${i}`, { env: remote.env, server: remote.server });
+        recordMlv(row, r);
+        recordCpu(row, 'mlv', r);
+        const j = r.json;
+        const st = remote.stored(mlvP);
+        const before = row.checks.length;
+        if (!Array.isArray(j.failed) || j.failed.length !== 0) {
+          row.checks.push(`run ${i + 1}: mlv push reported ${j.failed?.length ?? 'no'} failed transfers: ${JSON.stringify(j.failed?.slice(0, 3))}`);
+        }
+        if (j.skipped !== 0) row.checks.push(`run ${i + 1}: mlv push skipped ${j.skipped} objects on an empty prefix`);
+        if (!(j.transferred >= ds.files) || st.objects !== j.transferred || st.bytes !== j.transferredBytes) {
+          row.checks.push(`run ${i + 1}: mlv push reported ${j.transferred} objects (${j.transferredBytes} B) transferred, the remote holds ${st.objects} objects (${st.bytes} B); the dataset has ${ds.files} files`);
+        }
+        ok.mlv = row.checks.length === before;
+        row.details.mlvPushed = { objects: j.transferred, bytes: j.transferredBytes };
+      },
+      base: () => {
+        warmTree(ds.dataDir);
+        syncFs();
+        const [cmd, args] = base.push(baseP);
+        const r = baseTimed(ctx, cmd, args, ctx.work.root, { env: remote.env, server: remote.server });
+        row.baseline.runs.push(r.seconds);
+        recordCpu(row, 'base', r);
+        // The baseline must have stored the bytes (a checksum-framing mix-up would store more).
+        const st = remote.stored(baseP);
+        if (st.objects !== ds.files || st.bytes !== ds.bytes) {
+          throw new RowError(`${base.name} (run ${i + 1}) stored ${st.objects} objects (${st.bytes} B), expected ${ds.files} (${ds.bytes} B): the baseline is not valid`);
+        }
+        ok.base = true;
+      },
+    };
+    for (const side of order(i)) if (side === 'mlv' || base) sides[side]();
+    log(
+      `${row.id} run ${i + 1}/${runs}: mlv push ${fmt(row.mlv.runs.at(-1))} s (${fmtMem(row.mlv.peakBytes.at(-1))})` +
+        (base ? `, ${base.name} ${fmt(row.baseline.runs.at(-1))} s` : ''),
+    );
+    if (i < runs - 1) {
+      remote.remove(mlvP);
+      remote.remove(baseP);
+    } else {
+      lastOk = ok;
+    }
+  }
+  // What one push stored, then the last run's data seeds the pull row.
+  const last = runs - 1;
+  const mlvSt = remote.stored(`mlv-push-${last}`);
+  const baseSt = base ? remote.stored(`base-push-${last}`) : undefined;
+  const du = (p) => diskUsage(remote.prefixDir(p));
+  row.details.stored = { mlv: { ...mlvSt, diskBytes: du(`mlv-push-${last}`) }, baseline: baseSt ? { ...baseSt, diskBytes: du(`base-push-${last}`) } : null };
+  const where = kind === 's3' ? 's3rver' : 'the folder';
+  const diskNote = (d) => (d.diskBytes !== undefined ? `, ${fmtMem(d.diskBytes)} on disk` : '');
+  row.notes.push(
+    `one push: mlv stored ${mlvSt.objects} objects (files + folder trees), ${fmtMem(mlvSt.bytes)}${diskNote(row.details.stored.mlv)} in ${where}` +
+      (baseSt ? `; ${base.name} ${baseSt.objects} objects, ${fmtMem(baseSt.bytes)}${diskNote(row.details.stored.baseline)}` : '') +
+      (kind === 's3' ? ' (s3rver keeps an .md5 and a metadata.json file next to each object)' : ''),
+  );
+  if (row.checks.length === 0) row.notes.push(`every mlv push reported 0 failed; the remote held exactly the objects and bytes it reported`);
+  cpuNotes(ctx, row, remote, mlvName, base?.name);
+  ctx.seeds[kind] ??= {};
+  if (lastOk.mlv) ctx.seeds[kind].mlv = `mlv-push-${last}`;
+  if (lastOk.base) ctx.seeds[kind].base = `base-push-${last}`;
+}
+
+/** The prefixes the pull row downloads from: the push row's last runs, else pushed now (untimed). */
+function ensureSeeds(ctx, remote, origin) {
+  const { ds } = ctx;
+  const seeds = (ctx.seeds[remote.kind] ??= {});
+  if (!seeds.mlv) {
+    const p = 'mlv-seed';
+    log(`setup: mlv push to ${remote.url(p)} (untimed; the pull row downloads it)`);
+    setOrigin(ctx, remote, origin, p);
+    const r = run(process.execPath, [ctx.mlvBin, 'push', '--json'], { cwd: origin, env: remote.env });
+    const j = JSON.parse(r.stdout);
+    if (j.failed?.length) throw new RowError(`setup: mlv push reported ${j.failed.length} failed transfers: ${JSON.stringify(j.failed.slice(0, 3))}`);
+    seeds.mlv = p;
+  }
+  if (remote.baseline && !seeds.base) {
+    const p = 'base-seed';
+    log(`setup: ${remote.baseline.name} upload to ${p} (untimed; the baseline downloads it)`);
+    const [cmd, args] = remote.baseline.push(p);
+    run(cmd, args, { cwd: ctx.work.root, env: remote.env });
+    const st = remote.stored(p);
+    if (st.objects !== ds.files || st.bytes !== ds.bytes) {
+      throw new RowError(`setup: ${remote.baseline.name} stored ${st.objects} objects (${st.bytes} B), expected ${ds.files} (${ds.bytes} B)`);
+    }
+    seeds.base = p;
+  }
+  return seeds;
+}
+
+/** `diff -rq a b`: undefined when identical, else the first differences. */
+function treeDiff(ctx, a, b) {
+  const d = timed('diff', ['-rq', a, b], { cwd: ctx.work.root, env: ctx.env });
+  if (d.code === 0) return undefined;
+  return (d.stdout + d.stderr).trim().split('\n').slice(0, 3).join('; ') || `diff exit code ${d.code}`;
+}
+
+async function rowPull(ctx, row, kind) {
+  const { ds } = ctx;
+  const remote = await ensureRemote(ctx, kind);
+  const origin = ensureOrigin(ctx);
+  const base = remote.baseline;
+  if (!base) {
+    row.baseline = null;
+    row.baselineName = `${row.baselineName} (not installed)`;
+    row.notes.push(remote.missingBaseline);
+  }
+  const seeds = ensureSeeds(ctx, remote, origin);
+  row.notes.push(`downloads what ${seeds.mlv.startsWith('mlv-push') ? `the push-${kind} row's last run` : 'an untimed push'} stored`);
+  const runs = ctx.opts.remoteRuns;
+  const strategies = {};
+  let verified = 0;
+  for (let i = 0; i < runs; i++) {
+    await tick();
+    assertServer(remote);
+    const clone = path.join(ctx.work.scratch, `${row.id}-clone-${i}`);
+    const dest = path.join(ctx.work.scratch, `${row.id}-base-${i}`);
+    // Setup: a fresh clone (its cache is empty: .mlv/cache is not in Git), remote pointed at the seed.
+    run('git', ['clone', '-q', origin, clone], { cwd: ctx.work.scratch, env: ctx.env });
+    if (treeStats(path.join(clone, '.mlv', 'cache')).objects !== 0) throw new RowError('setup: the clone has objects in its cache');
+    setOrigin(ctx, remote, clone, seeds.mlv);
+    const sides = {
+      mlv: () => {
+        warmTree(remote.prefixDir(seeds.mlv));
+        syncFs();
+        const r = mlvTimed(ctx, ['pull', '--json'], clone, `${row.id}-${i}`, { env: remote.env, server: remote.server });
+        recordMlv(row, r);
+        recordCpu(row, 'mlv', r);
+        const f = r.json.fetch ?? {};
+        const c = r.json.checkout ?? {};
+        for (const [k, v] of Object.entries(c.strategies ?? {})) strategies[k] = (strategies[k] ?? 0) + v;
+        if (!Array.isArray(f.failed) || f.failed.length !== 0) {
+          row.checks.push(`run ${i + 1}: mlv pull reported ${f.failed?.length ?? 'no'} failed downloads: ${JSON.stringify(f.failed?.slice(0, 3))}`);
+        }
+        if (c.written !== ds.files || c.missing?.length || c.corrupt?.length) {
+          row.checks.push(`run ${i + 1}: expected ${ds.files} files written, got written ${c.written}, missing ${c.missing?.length}, corrupt ${c.corrupt?.length}`);
+        }
+        row.details.mlvFetched = { objects: f.transferred, bytes: f.transferredBytes };
+        const diff = treeDiff(ctx, ds.dataDir, path.join(clone, 'data'));
+        if (diff) row.checks.push(`run ${i + 1}: pulled data differs from the dataset: ${diff}`);
+        else verified++;
+      },
+      base: () => {
+        warmTree(remote.prefixDir(seeds.base));
+        syncFs();
+        const [cmd, args] = base.pull(seeds.base, dest);
+        const r = baseTimed(ctx, cmd, args, ctx.work.scratch, { env: remote.env, server: remote.server });
+        row.baseline.runs.push(r.seconds);
+        recordCpu(row, 'base', r);
+        const diff = treeDiff(ctx, ds.dataDir, dest);
+        if (diff) throw new RowError(`${base.name} (run ${i + 1}) downloaded data that differs from the dataset: ${diff}`);
+        rmTree(dest);
+      },
+    };
+    for (const side of order(i)) if (side === 'mlv' || base) sides[side]();
+    log(
+      `${row.id} run ${i + 1}/${runs}: mlv pull ${fmt(row.mlv.runs.at(-1))} s (${fmtMem(row.mlv.peakBytes.at(-1))})` +
+        (base ? `, ${base.name} ${fmt(row.baseline.runs.at(-1))} s` : ''),
+    );
+    rmTree(clone);
+  }
+  row.notes.push(`files placed by: ${Object.entries(strategies).map(([k, v]) => `${k} ${v}`).join(', ') || 'nothing'} (over all runs)`);
+  if (verified === runs) row.notes.push(`pulled data verified identical to the dataset (diff -r) in every run${base ? `; so was the ${base.name} download` : ''}`);
+  cpuNotes(ctx, row, remote, 'mlv pull', base?.name);
+  if (remote.server) {
+    const total = diskUsage(remote.dir);
+    row.details.s3rverDataDirBytes = total ?? null;
+    if (total !== undefined) row.notes.push(`s3rver data dir: ${fmtMem(total)} on disk (the upload${base ? 's' : ''} this row downloads from)`);
+  }
+  // The seeds are not needed any more: free the disk space.
+  for (const p of [seeds.mlv, seeds.base]) if (p) remote.remove(p);
+  delete ctx.seeds[kind];
+}
+
 async function rowOtherTool(ctx, row, tool) {
   const program = tool === 'lfs' ? 'git-lfs' : 'git-annex';
   if (!ctx.tools[tool === 'lfs' ? 'gitLfs' : 'gitAnnex']) {
@@ -528,6 +989,7 @@ function newRow(id) {
     notes: [],
     disturbance: { wall: 0, otherCpu: 0 },
     failures: [],
+    details: {},
   };
 }
 
@@ -570,8 +1032,9 @@ function toJson(ctx, startedAt) {
     machine: ctx.machine,
     dataset: { ...ctx.ds.spec, files: ctx.ds.files, bytes: ctx.ds.bytes },
     runs: ctx.opts.runs,
+    remoteRuns: ctx.opts.hasRemoteRows ? ctx.opts.remoteRuns : null,
     otherProcessesAvgCores: otherCores(ctx.disturbance) ?? null,
-    targets: { addMaxRatioVsCp: ADD_MAX_RATIO, statusMaxRatioVsGit: STATUS_MAX_RATIO, peakMemoryLimitBytes: MEM_LIMIT_BYTES },
+    targets: { addMaxRatioVsCp: ADD_MAX_RATIO, statusMaxRatioVsGit: STATUS_MAX_RATIO, pushPullMaxRatioVsAwsS3Sync: S3_MAX_RATIO, peakMemoryLimitBytes: MEM_LIMIT_BYTES },
     rows: ctx.rows.map((r) => ({
       id: r.id,
       title: r.title,
@@ -591,6 +1054,7 @@ function toJson(ctx, startedAt) {
       failures: r.failures,
       error: r.error ?? null,
       notes: r.notes,
+      details: Object.keys(r.details).length ? r.details : undefined,
     })),
   };
 }
@@ -616,13 +1080,24 @@ async function main() {
     prepared: path.join(root, 'prepared'),
     gitrepo: path.join(root, 'gitrepo'),
     mlv: path.join(root, 'mlv'),
+    // push/pull rows: s3rver's data, the folder remote, and the repository pushed from / cloned
+    origin: path.join(root, 'origin'),
+    remotes: path.join(root, 'remotes'),
   };
-  const ours = [work.dataset, work.home, work.scratch, work.stats, work.prepared, work.gitrepo, work.mlv];
+  const ours = [work.dataset, work.home, work.scratch, work.stats, work.prepared, work.gitrepo, work.mlv, work.origin, work.remotes];
+  const servers = [];
+  const stopServers = () => {
+    for (const s of servers.splice(0)) s.stop();
+  };
   let cleanedUp = false;
   const cleanup = () => {
     if (cleanedUp) return;
     cleanedUp = true;
+    stopServers();
     rmTree(work.scratch);
+    // Nothing of the push/pull rows is reusable.
+    rmTree(work.origin);
+    rmTree(work.remotes);
     if (opts.keep) {
       log(`keeping the work dir ${root} (--keep)`);
       return;
@@ -651,13 +1126,15 @@ async function main() {
   }
 
   fs.mkdirSync(root, { recursive: true });
-  for (const p of [work.scratch, work.stats, work.prepared]) rmTree(p); // leftovers of an interrupted run
+  for (const p of [work.scratch, work.stats, work.prepared, work.origin, work.remotes]) rmTree(p); // leftovers of an interrupted run
   for (const p of [work.home, work.scratch, work.stats]) fs.mkdirSync(p, { recursive: true });
 
   const spec = datasetSpec(opts);
   const datasetBytes = spec.smallFiles * spec.smallSize + spec.largeFiles * spec.largeSizeMiB * MiB;
-  // dataset + prepared (data + cache) + git repo (data + objects) + one fresh repo + cache + cp copy
-  const needBytes = 8 * datasetBytes;
+  // dataset + prepared (data + cache) + git repo (data + objects) + one fresh repo + cache + cp copy;
+  // push/pull rows: origin cache + 2 pushes kept + 2 being made (s3rver stores 3 files per object)
+  // + a clone (cache + data) + a baseline download
+  const needBytes = (opts.hasRemoteRows ? 18 : 8) * datasetBytes;
   try {
     const sfs = fs.statfsSync(root);
     const free = sfs.bavail * sfs.bsize;
@@ -671,13 +1148,17 @@ async function main() {
 
   const env = makeEnv(work.home);
   const tools = { gitLfs: which('git-lfs'), gitAnnex: which('git-annex') };
+  if (opts.rows.some((id) => ROWS[id].remote === 's3')) {
+    tools.aws = opts.aws === undefined ? which('aws') : opts.aws.includes('/') ? (fs.existsSync(opts.aws) ? opts.aws : undefined) : which(opts.aws);
+  }
   const mlvBin = snapshotMlv(work.mlv);
   const ctx = { opts, work, env, tools, mlvBin, rows: [], preparedReady: false, gitRepoReady: false, disturbance: { wall: 0, otherCpu: 0 } };
+  Object.assign(ctx, { servers, remotes: {}, seeds: {}, originReady: false });
   ctx.needPrepared = opts.rows.some((id) => ROWS[id].needs.includes('prepared'));
   ctx.machine = machineInfo(root, { repoRoot: ROOT, env, tools });
   const m = ctx.machine;
   log(`machine: ${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM, Node ${m.node}, work dir on ${m.fsType}`);
-  log(`rows: ${opts.rows.join(', ')}; ${opts.runs} runs each`);
+  log(`rows: ${opts.rows.join(', ')}; ${opts.runs} runs each${opts.hasRemoteRows ? ` (push/pull rows: ${opts.remoteRuns})` : ''}`);
 
   let exitCode = 0;
   try {

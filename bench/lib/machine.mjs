@@ -55,5 +55,8 @@ export function machineInfo(workDir, { repoRoot, env, tools }) {
     git: out('git', ['--version'], { env }) ?? 'missing',
     gitLfs: tools.gitLfs ? (out('git', ['lfs', 'version'], { env }) ?? tools.gitLfs) : null,
     gitAnnex: tools.gitAnnex ? (out('git', ['annex', 'version', '--raw'], { env }) ?? tools.gitAnnex) : null,
+    // The aws CLI (baseline of the S3 rows): its version line, e.g. "aws-cli/2.9.19 Python/3.11.2 ...".
+    // Only looked up when an S3 row runs (tools.aws present, undefined when not installed).
+    aws: !('aws' in tools) ? undefined : tools.aws ? `${(out(tools.aws, ['--version'], { env }) ?? 'unknown version').split(/\s+/)[0]} (${tools.aws})` : null,
   };
 }

@@ -18,12 +18,13 @@ export function renderMachine(m, ds, opts, otherCores) {
     '',
     `- CPU: ${m.cpu}, ${m.cores} cores; RAM: ${m.ramGiB} GiB`,
     `- OS: ${m.os}; Node ${m.node}; ${m.git}` +
-      `; git-lfs: ${m.gitLfs ?? 'not installed'}; git-annex: ${m.gitAnnex ?? 'not installed'}`,
+      `; git-lfs: ${m.gitLfs ?? 'not installed'}; git-annex: ${m.gitAnnex ?? 'not installed'}` +
+      (m.aws !== undefined ? `; aws: ${m.aws ?? 'not installed'}` : ''),
     `- Work dir: \`${m.workDir}\` (file system: ${m.fsType}${m.fsDevice ? ` on ${m.fsDevice}` : ''})`,
     `- mlv ${m.mlv} (commit ${m.mlvCommit}${m.mlvDirty ? ', with uncommitted changes in src/ or bin/' : ''}; dist/ snapshotted at start)`,
     `- Dataset: ${plural(ds.spec.smallFiles, 'file')} of ${ds.spec.smallSize} B in ${plural(ds.spec.folders, 'folder')} + ${plural(ds.spec.largeFiles, 'file')} of ${ds.spec.largeSizeMiB} MiB ` +
       `(${ds.files} files, ${(ds.bytes / MiB).toFixed(1)} MiB, random content)`,
-    `- Runs per row: ${opts.runs} (median reported; peak memory is the largest of the runs)`,
+    `- Runs per row: ${opts.runs}${opts.hasRemoteRows ? ` (push/pull rows: ${opts.remoteRuns})` : ''} (median reported; peak memory is the largest of the runs)`,
   ];
   if (otherCores !== undefined) {
     lines.push(

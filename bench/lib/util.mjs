@@ -71,9 +71,10 @@ function ticksPerSecond() {
 }
 
 /**
- * Runs a command and returns its outcome plus the wall time around spawnSync, and the CPU time
- * other processes (anything but this process and the command) used meanwhile: a measure of how
- * much the timing was disturbed on a shared machine.
+ * Runs a command and returns its outcome plus the wall time around spawnSync, the CPU time the
+ * command used (cmdCpuSeconds; with its own children), and the CPU time other processes (anything
+ * but this process and the command) used meanwhile: a measure of how much the timing was disturbed
+ * on a shared machine.
  */
 export function timed(cmd, args, { cwd, env }) {
   const hz = ticksPerSecond();
@@ -83,9 +84,12 @@ export function timed(cmd, args, { cwd, env }) {
   const t1 = process.hrtime.bigint();
   const c1 = cpuTicks();
   const otherCpuSeconds = c0 && c1 ? Math.max(0, c1.busy - c0.busy - (c1.ours - c0.ours)) / hz : undefined;
+  // This process sits in spawnSync meanwhile, so its own share of `ours` is negligible.
+  const cmdCpuSeconds = c0 && c1 ? (c1.ours - c0.ours) / hz : undefined;
   return {
     seconds: Number(t1 - t0) / 1e9,
     otherCpuSeconds,
+    cmdCpuSeconds,
     code: r.status,
     signal: r.signal,
     error: r.error,

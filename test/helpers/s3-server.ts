@@ -37,7 +37,7 @@ import {
 import { afterAll } from 'vitest';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const S3RVER_CHILD = path.join(HERE, 's3rver-child.mjs');
+export const S3RVER_CHILD = path.join(HERE, '..', '..', 'scripts', 's3rver-child.mjs');
 
 /** The only credentials s3rver accepts (the key id is checked, the secret is not). */
 export const S3RVER_ACCESS_KEY_ID = 'S3RVER';

@@ -1,9 +1,10 @@
-// Child-process entry for the loopback S3 server used by the tests (see s3-server.ts).
+// Child-process entry for the loopback S3 server used by the tests (test/helpers/s3-server.ts) and
+// the benchmark's push/pull rows (bench/lib/s3rver.mjs), with the bucket(s) to create at start.
 //
-// Started as `node --openssl-legacy-provider s3rver-child.mjs <dataDir>` with an IPC channel:
-// s3rver builds ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only
+// Started as `node --openssl-legacy-provider s3rver-child.mjs <dataDir> [bucket...]` with an IPC
+// channel: s3rver builds ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only
 // provides through the legacy provider, so any listing past 1,000 keys fails with InternalError
-// unless the process running s3rver has that flag. The test worker itself must not need it.
+// unless the process running s3rver has that flag.
 //
 // Protocol: sends { type: 'ready', port } once listening on 127.0.0.1 (port 0 = any free port),
 // or { type: 'error', message } and exits 1. Exits when the parent disconnects (parent exit or
@@ -12,16 +13,15 @@ import { createRequire } from 'node:module';
 import * as crypto from 'node:crypto';
 
 const require = createRequire(import.meta.url);
-const S3rver = require('s3rver');
 
-const directory = process.argv[2];
+const [directory, ...buckets] = process.argv.slice(2);
 if (!directory) {
-  process.send?.({ type: 'error', message: 'usage: s3rver-child.mjs <dataDir>' });
+  process.send?.({ type: 'error', message: 'usage: s3rver-child.mjs <dataDir> [bucket...]' });
   process.exit(2);
 }
 
-// No graceful close: this is a throwaway test server whose data dir the parent removes, and an
-// orphan must not linger (close() could wait on a half-open client connection).
+// No graceful close: a throwaway server whose data dir the parent removes, and an orphan must not
+// linger (close() could wait on a half-open client connection).
 function shutdown(code = 0) {
   process.exit(code);
 }
@@ -42,6 +42,8 @@ try {
 }
 
 try {
+  // Resolved from the package root's node_modules (s3rver is a devDependency of mlv).
+  const S3rver = require('s3rver');
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -51,8 +53,9 @@ try {
     // as a virtual-host bucket name.
     vhostBuckets: false,
     resetOnClose: false,
+    configureBuckets: buckets.map((name) => ({ name })),
   });
-  // Koa logs unexpected errors to stderr unless silenced; keep the test output clean.
+  // Koa logs unexpected errors to stderr unless silenced.
   server.silent = true;
   server.on('error', () => {});
   const address = await server.run();
