@@ -54,7 +54,7 @@ export function localThenRemoteTrees(repo: Repo, remote: RemoteStore): TreeSourc
       throw remoteError(err, remote.label);
     }
     if (!bytes) return null;
-    return { entries: parseTree(bytes, id), bytes };
+    return { entries: parseTree(bytes), bytes };
   };
 }
 

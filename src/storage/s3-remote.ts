@@ -34,7 +34,7 @@ function loadSdk(): Promise<Sdk> {
 function silenceSdkWarnings(): void {
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {
-    if (args.some((a) => typeof a === 'string' && /@aws-sdk|credential sources|AWS SDK/i.test(a))) return;
+    if (args.some((a) => typeof a === 'string' && /@aws-sdk|credential sources|AWS SDK|non-retryable streaming request|An error was encountered/i.test(a))) return;
     warn(...args);
   };
   const original = process.emitWarning.bind(process) as (...args: unknown[]) => void;

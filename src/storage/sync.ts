@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
-import { createHasher } from '../core/hash.js';
+import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { GraphNode, ObjectGraph } from '../workspace/object-graph.js';
@@ -136,7 +136,23 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
 
   // Read back what was written: a server that stored something else (such as aws-chunked
   // framing) is caught here, and its object removed, before any tree points at it.
-  const check = await remotePresence(remote, uploaded.map((n) => n.id), opts.jobs, retry);
+  // An object that reads back wrong gets one more upload; if it is still wrong it is reported, and
+  // no tree will point at it. (It is not deleted: on a server that overwrites in place, another
+  // push may be rewriting it at this very moment, and fetch never trusts a copy anyway.)
+  let check = await remotePresence(remote, uploaded.map((n) => n.id), opts.jobs, retry);
+  const wrong = uploaded.filter((n) => check.get(n.id) !== localSize.get(n.id));
+  if (wrong.length > 0) {
+    await runPool(wrong, opts.jobs, async (node) => {
+      try {
+        await withRetries(() => remote.put(node.id, cache.objectPath(node.id), localSize.get(node.id)!), retry);
+      } catch {
+        // reported below from the second read-back
+      }
+    });
+    const again = await remotePresence(remote, wrong.map((n) => n.id), opts.jobs, retry);
+    check = new Map([...check, ...again]);
+    for (const n of wrong) if (!again.has(n.id)) check.delete(n.id);
+  }
   for (const node of uploaded) {
     const size = check.get(node.id);
     if (size !== undefined && size === localSize.get(node.id)) {
@@ -145,7 +161,6 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
       summary.transferredBytes += size;
     } else {
       summary.failed.push({ id: node.id, path: node.path, reason: size === undefined ? 'not found on the remote after upload' : `the remote stored ${size} bytes instead of ${localSize.get(node.id)}` });
-      if (size !== undefined) await remote.delete(node.id).catch(() => undefined);
     }
   }
 
@@ -347,6 +362,7 @@ function treeLevels(graph: ObjectGraph): GraphNode[][] {
 
 /** Reads a (small) tree object from the remote into memory and verifies it. */
 export async function readRemoteObject(remote: RemoteStore, id: ObjectId, retry = DEFAULT_RETRY): Promise<Buffer | null> {
+  // Verified inside the retry loop: a tree damaged in transit is fetched again like any object.
   return withRetries(async () => {
     let stream;
     try {
@@ -363,6 +379,9 @@ export async function readRemoteObject(remote: RemoteStore, id: ObjectId, retry 
       size += c.length;
       if (size > MAX_TREE_BYTES) throw new MlvError('CORRUPT_OBJECT', `tree ${id} on ${remote.label} is implausibly large`);
     }
-    return Buffer.concat(chunks);
+    const bytes = Buffer.concat(chunks);
+    const actual = hashBytes(bytes);
+    if (actual !== id) throw new MlvError('CORRUPT_OBJECT', `tree ${id} from ${remote.label} is corrupt (its content hashes to ${actual}); nothing was kept`);
+    return bytes;
   }, retry);
 }

@@ -1,0 +1,166 @@
+/**
+ * Shared helpers of the remote tests (test/remote): generated data sets, Git plumbing for the
+ * "colleague clones and pulls" loop, and independent checks of caches and remotes (object ids
+ * recomputed with BLAKE3 here, trees parsed here).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'vitest';
+import { blake3Hex, mlvAsync, objectPath, pseudoRandomBytes, write } from '../helpers/assert.js';
+import { cacheObjects, git, tempDir, type RunResult } from '../helpers/cli.js';
+import type { BucketView } from '../helpers/s3-server.js';
+
+export const MiB = 1024 * 1024;
+
+/** `ab/cdef...` -> `abcdef...` */
+export const idOf = (rel: string) => rel.replace('/', '');
+/** `abcdef...` -> `ab/cdef...` */
+export const relOf = (id: string) => `${id.slice(0, 2)}/${id.slice(2)}`;
+
+/** Object ids in a repository's cache (the `ab/` shards only: no tmp, no incomplete trees). */
+export function cacheIds(repo: string): string[] {
+  return cacheObjects(repo).map(idOf).sort();
+}
+
+/** Every object file in the cache hashes to its name; returns how many were checked. */
+export function expectCacheVerified(repo: string): number {
+  const ids = cacheIds(repo);
+  for (const id of ids) {
+    const bytes = fs.readFileSync(objectPath(repo, id));
+    expect(blake3Hex(bytes), `cache object ${id} does not hash to its name`).toBe(id);
+  }
+  return ids.length;
+}
+
+/** Files under .mlv/cache/tmp (partial downloads and temp files). */
+export function cacheTemps(repo: string): string[] {
+  const dir = path.join(repo, '.mlv', 'cache', 'tmp');
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
+export interface TreeNode {
+  id: string;
+  kind: 'file' | 'dir';
+  size: number;
+}
+
+/** Every entry below a tree in `repo`'s cache (incomplete trees too), keyed by path relative to it. */
+export function treeNodes(repo: string, treeId: string): Map<string, TreeNode> {
+  const out = new Map<string, TreeNode>();
+  const read = (id: string) => {
+    const p = objectPath(repo, id);
+    const alt = path.join(repo, '.mlv', 'cache', 'incomplete', relOf(id));
+    return fs.readFileSync(fs.existsSync(p) ? p : alt, 'utf8');
+  };
+  const walk = (id: string, prefix: string) => {
+    const lines = read(id).split('\n').filter(Boolean);
+    expect(lines[0]).toBe('mlv-tree 1');
+    for (const line of lines.slice(1)) {
+      const m = /^([fxd]) ([0-9a-f]{64}) (\d+) (".*")$/.exec(line);
+      if (!m) throw new Error(`bad tree line ${line}`);
+      const name = JSON.parse(m[4]!) as string;
+      const p = prefix ? `${prefix}/${name}` : name;
+      out.set(p, { id: m[2]!, kind: m[1] === 'd' ? 'dir' : 'file', size: Number(m[3]) });
+      if (m[1] === 'd') walk(m[2]!, p);
+    }
+  };
+  walk(treeId, '');
+  return out;
+}
+
+/** The id in a pointer file. */
+export function pointerIdOf(repo: string, target: string): string {
+  const text = fs.readFileSync(path.join(repo, `${target}.mlv`), 'utf8');
+  return /^id: ([0-9a-f]{64})$/m.exec(text)![1]!;
+}
+
+/** Ids of every object below `sub` of a tracked folder (the subfolder's tree and everything in it). */
+export function idsBelow(repo: string, target: string, sub: string): string[] {
+  const nodes = treeNodes(repo, pointerIdOf(repo, target));
+  const ids = new Set<string>();
+  const self = nodes.get(sub);
+  if (self) ids.add(self.id);
+  for (const [p, n] of nodes) if (p.startsWith(sub + '/')) ids.add(n.id);
+  return [...ids].sort();
+}
+
+/**
+ * A data set: `<root>/train/NNNN.bin` and `<root>/val/NNNN.bin` (small, distinct, pseudo-random),
+ * `<root>/labels.csv`, written into `repo`.
+ */
+export function writeDataset(repo: string, root: string, train: number, val: number, seed = 1): void {
+  for (let i = 0; i < train; i++) write(repo, `${root}/train/${String(i).padStart(4, '0')}.bin`, pseudoRandomBytes(64 + ((i * 37) % 1500), seed * 100_000 + i + 1));
+  for (let i = 0; i < val; i++) write(repo, `${root}/val/${String(i).padStart(4, '0')}.bin`, pseudoRandomBytes(64 + ((i * 53) % 1500), seed * 100_000 + 50_000 + i + 1));
+  write(repo, `${root}/labels.csv`, Array.from({ length: train + val }, (_, i) => `${i},${i % 7}`).join('\n') + '\n');
+}
+
+/** Runs mlv and fails the test (with its output) unless it exits with `code`. */
+export async function run(cwd: string, args: string[], env: Record<string, string> = {}, code = 0): Promise<RunResult> {
+  const r = await mlvAsync(cwd, args, env);
+  expect(r.code, `mlv ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(code);
+  return r;
+}
+
+/** Runs `mlv <args> --json`, expects `code`, returns the parsed output. */
+export async function runJson<T = any>(cwd: string, args: string[], env: Record<string, string> = {}, code = 0): Promise<T> {
+  const r = await run(cwd, [...args, '--json'], env, code);
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`mlv ${args.join(' ')} --json printed no JSON:\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+export function commitAll(repo: string, message: string): void {
+  git(repo, ['add', '-A']);
+  git(repo, ['commit', '-q', '-m', message]);
+}
+
+/** A bare repository to push to and clone from. */
+export function bareRepo(): string {
+  const dir = tempDir('mlv-origin-');
+  git(dir, ['init', '-q', '--bare', '-b', 'main']);
+  return dir;
+}
+
+export function cloneRepo(origin: string): string {
+  const parent = tempDir('mlv-clone-');
+  git(parent, ['clone', '-q', origin, 'repo']);
+  return path.join(parent, 'repo');
+}
+
+/** Objects in a folder remote: rel key -> size. */
+export function folderObjects(root: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!fs.existsSync(root)) return out;
+  for (const shard of fs.readdirSync(root).sort()) {
+    const dir = path.join(root, shard);
+    if (!fs.statSync(dir).isDirectory()) continue;
+    for (const name of fs.readdirSync(dir).sort()) out.set(`${shard}/${name}`, fs.statSync(path.join(dir, name)).size);
+  }
+  return out;
+}
+
+/** Objects in a bucket view: rel key -> size. */
+export async function bucketObjects(view: BucketView): Promise<Map<string, number>> {
+  return new Map((await view.list()).map((o) => [o.key, o.size]));
+}
+
+/** Runs `fn` over items, at most `n` at once. */
+export async function eachLimit<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/** Every object on a remote has the bytes of the same object in `repo`'s cache. */
+export async function expectRemoteMatchesCache(repo: string, keys: string[], read: (rel: string) => Promise<Buffer>): Promise<void> {
+  await eachLimit(keys, 16, async (key) => {
+    const bytes = await read(key);
+    expect(blake3Hex(bytes), `remote object ${key} does not hash to its name`).toBe(idOf(key));
+    expect(bytes.equals(fs.readFileSync(objectPath(repo, idOf(key)))), key).toBe(true);
+  });
+}
