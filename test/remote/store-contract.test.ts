@@ -17,7 +17,7 @@ import { MULTIPART_THRESHOLD, openS3Remote } from '../../dist/storage/s3-remote.
 import type { RemoteSpec } from '../../dist/workspace/remotes.js';
 import { blake3Hex, pseudoRandomBytes } from '../helpers/assert.js';
 import { tempDir } from '../helpers/cli.js';
-import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { fault, startFaultProxy } from '../helpers/fault-proxy.js';
 import { openBucket, s3TestTarget, subRef, type BucketView, type S3BucketRef, type S3Target } from '../helpers/s3-server.js';
 
 /** A fresh, empty store plus a way to put foreign things beside and around its objects. */
@@ -345,3 +345,42 @@ storeContract(
   },
   { multipart: true },
 );
+
+// ---------------------------------------------------------------------------------------------
+// Multipart failure: the upload is aborted and no object appears under the key.
+
+describe('S3 remote: a failed multipart upload', () => {
+  it('is aborted (DELETE ?uploadId=...) and leaves no object under the final key', async () => {
+    const ref = subRef(await s3.createBucket('mp-abort'), 'store');
+    const view = openBucket(s3, ref);
+    views.push(view);
+    const proxy = await startFaultProxy(s3.endpoint);
+    const store = await openS3Remote({ ...spec(ref), endpoint: proxy.url });
+    const dir = tempDir('mlv-mp-abort-');
+    try {
+      const bytes = pseudoRandomBytes(MULTIPART_THRESHOLD + 1024, 91);
+      const id = blake3Hex(bytes) as ObjectId;
+      const file = path.join(dir, id);
+      fs.writeFileSync(file, bytes);
+      // Every attempt at part 2 is refused: a permanent failure in the middle of the upload.
+      proxy.addRule({ method: 'PUT', query: /partNumber=2(&|$)/, action: fault.status(403) });
+      let failed: unknown;
+      try {
+        await store.put(id, file, bytes.length);
+      } catch (err) {
+        failed = err;
+      }
+      expect(failed, 'the upload must fail').toBeDefined();
+      await proxy.settled();
+      const sent = proxy.requests.filter((r) => r.path.endsWith(rel(id)));
+      expect(sent.some((r) => r.method === 'POST' && /(^|&)uploads(=|&|$)/.test(r.query))).toBe(true);
+      expect(sent.some((r) => r.method === 'DELETE' && /uploadId=/.test(r.query)), 'AbortMultipartUpload was sent').toBe(true);
+      expect(sent.some((r) => r.method === 'POST' && /uploadId=/.test(r.query)), 'CompleteMultipartUpload must not be sent').toBe(false);
+      expect(await store.stat(id)).toBeUndefined();
+      expect(await view.exists(rel(id))).toBe(false);
+    } finally {
+      store.close();
+      await proxy.stop();
+    }
+  });
+});
