@@ -12,7 +12,7 @@ import { datasetSpec, ensureDataset } from './lib/dataset.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { renderMachine, renderResults } from './lib/report.mjs';
 import { diskUsage, s3rverPrefixDir, startS3rver, storedObjects } from './lib/s3rver.mjs';
-import { copyTree, elapsedSeconds, failureOf, log, makeEnv, median, rmTree, run, syncFs, timed, warmTree, which } from './lib/util.mjs';
+import { copyTree, countFiles, elapsedSeconds, failureOf, log, makeEnv, median, rmTree, run, syncFs, timed, warmTree, which } from './lib/util.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -565,29 +565,7 @@ function s3Env(env) {
 }
 
 /** Regular files below `dir` and their bytes (a folder remote, or a tree copied with cp -r). */
-function treeStats(dir) {
-  let objects = 0;
-  let bytes = 0;
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch (err) {
-      if (err.code === 'ENOENT') return;
-      throw err;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) {
-        objects++;
-        bytes += fs.statSync(p).size;
-      }
-    }
-  };
-  walk(dir);
-  return { objects, bytes };
-}
+const treeStats = (dir) => countFiles(dir);
 
 /**
  * The remote of the push/pull rows of one kind, set up on first use: the s3rver child process

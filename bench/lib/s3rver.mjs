@@ -4,6 +4,7 @@
 import { fork, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { countFiles } from './util.mjs';
 import { fileURLToPath } from 'node:url';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 's3rver-child.mjs');
@@ -106,27 +107,7 @@ export function s3rverPrefixDir(directory, bucket, prefix) {
  * objects and their content bytes (as a GET would return them).
  */
 export function storedObjects(dir) {
-  let objects = 0;
-  let bytes = 0;
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch (err) {
-      if (err.code === 'ENOENT') return;
-      throw err;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && e.name.endsWith(OBJECT_SUFFIX)) {
-        objects++;
-        bytes += fs.statSync(p).size;
-      }
-    }
-  };
-  walk(dir);
-  return { objects, bytes };
+  return countFiles(dir, (name) => name.endsWith(OBJECT_SUFFIX));
 }
 
 /** Disk usage of a folder in bytes (`du -sb`: apparent sizes), or undefined. */

@@ -177,3 +177,28 @@ export function median(xs) {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+
+/** Regular files below `dir` (whose names `accept` takes) and their total bytes; 0 if it is gone. */
+export function countFiles(dir, accept = () => true) {
+  let objects = 0;
+  let bytes = 0;
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch (err) {
+      if (err.code === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && accept(e.name)) {
+        objects++;
+        bytes += fs.statSync(p).size;
+      }
+    }
+  };
+  walk(dir);
+  return { objects, bytes };
+}
