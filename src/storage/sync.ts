@@ -40,6 +40,9 @@ export interface TransferSummary {
 
 /** Above this many ids, one listing of the remote beats a HEAD request per object. */
 const LIST_THRESHOLD = 500;
+/** Up to this many ids are checked with HEAD requests straight away. */
+const FEW = 8;
+const LIST_PAGE = 1000;
 /** Downloads at least this large keep their partial file for resuming. */
 const RESUME_MIN = 8 * 1024 * 1024;
 const MAX_TREE_BYTES = 512 * 1024 * 1024;
@@ -49,13 +52,21 @@ export async function remotePresence(remote: RemoteStore, ids: ObjectId[], jobs:
   const found = new Map<ObjectId, number>();
   if (ids.length === 0) return found;
   try {
-    if (ids.length > LIST_THRESHOLD) {
+    if (ids.length > FEW) {
+      // Start listing: a remote that fits in one page (a new bucket, a small project) is answered
+      // by that one request. A bigger remote is listed to the end only when many ids are asked for.
       const wanted = new Set(ids);
-      await withRetries(async () => {
+      const complete = await withRetries(async () => {
         found.clear();
-        for await (const o of remote.list()) if (wanted.has(o.id)) found.set(o.id, o.size);
+        let seen = 0;
+        for await (const o of remote.list()) {
+          if (wanted.has(o.id)) found.set(o.id, o.size);
+          if (++seen >= LIST_PAGE && ids.length <= LIST_THRESHOLD) return false;
+        }
+        return true;
       }, retry);
-      return found;
+      if (complete) return found;
+      found.clear();
     }
     await runPool(ids, jobs, async (id) => {
       const size = await withRetries(() => remote.stat(id), retry);
