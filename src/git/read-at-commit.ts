@@ -34,6 +34,13 @@ export interface PointerAtCommit {
   text: string;
 }
 
+interface FileEntry {
+  rel: string;
+  oid: string;
+  /** Numeric Git mode: 0o100644, 0o100755 or 0o120000 (symlink). */
+  mode: number;
+}
+
 interface TreeEntry {
   mode: string;
   path: string;
@@ -41,7 +48,7 @@ interface TreeEntry {
   type: 'blob' | 'tree' | 'commit';
 }
 
-/** At most `n` calls of the returned wrapper run at once (bounds open files on wide trees). */
+/** At most `n` calls of the returned wrapper run at once (bounds open files with many pointers). */
 function limit(n: number) {
   let active = 0;
   const waiting: Array<() => void> = [];
@@ -58,9 +65,6 @@ function limit(n: number) {
   };
 }
 const io = limit(32);
-
-const isRegularFile = (e: TreeEntry) => e.type === 'blob' && (e.mode === '100644' || e.mode === '100755');
-const join = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 
 function missingObject(err: unknown, what: string): never {
   if (err instanceof MlvError) throw err;
@@ -87,7 +91,7 @@ async function readCommitChecked(root: string, oid: string) {
 async function readTreeEntries(root: string, treeOid: string, dirRel: string): Promise<TreeEntry[]> {
   const g = await isoGit();
   try {
-    return (await io(() => g.readTree({ fs, dir: root, oid: treeOid, cache: gitCache }))).tree as TreeEntry[];
+    return (await g.readTree({ fs, dir: root, oid: treeOid, cache: gitCache })).tree as TreeEntry[];
   } catch (err) {
     return missingObject(err, `folder "${dirRel || '.'}" (tree ${treeOid})`);
   }
@@ -103,32 +107,46 @@ async function readBlobBytes(root: string, oid: string, rel: string): Promise<Bu
   }
 }
 
+/** Git's order for full paths (`git ls-tree -r`): by UTF-8 bytes, so `raw.mlv` before `raw/a`. */
+function gitOrder<T extends { rel: string }>(items: T[]): T[] {
+  const keyed = items.map((item) => ({ item, key: Buffer.from(item.rel) }));
+  return keyed.sort((x, y) => Buffer.compare(x.key, y.key)).map((k) => k.item);
+}
+
 /**
- * Depth-first walk in Git's tree order (the order of `git ls-tree -r`). Sibling subtrees are read
- * concurrently; `enter` decides whether to descend into a folder. Submodules are never followed.
+ * Files (blobs: regular files and symlinks) of a commit, in Git's order, and the set of every
+ * path seen. git.walk is ~3x faster than one readTree call per folder (fewer stat/readdir calls
+ * per object). Folders for which `skip` is true are not entered; submodules never are.
  */
-async function walkFiles(root: string, commitOid: string, enter: (dirRel: string, names: Set<string>) => boolean): Promise<Array<TreeEntry & { rel: string }>> {
+async function walkFiles(root: string, commitOid: string, skip: (dirRel: string) => boolean = () => false) {
   const commit = await readCommitChecked(root, commitOid);
-  const walk = async (treeOid: string, dirRel: string): Promise<Array<TreeEntry & { rel: string }>> => {
-    const entries = await readTreeEntries(root, treeOid, dirRel);
-    const names = new Set(entries.map((e) => e.path));
-    const parts = await Promise.all(
-      entries.map(async (e) => {
-        const rel = join(dirRel, e.path);
-        if (e.type === 'blob') return [{ ...e, rel }];
-        if (e.type === 'tree' && enter(rel, names)) return walk(e.oid, rel);
-        return [];
-      }),
-    );
-    return parts.flat();
-  };
-  return walk(commit.commit.tree, '');
+  const g = await isoGit();
+  const files: FileEntry[] = [];
+  const seen = new Set<string>();
+  try {
+    await g.walk({
+      fs,
+      dir: root,
+      cache: gitCache,
+      trees: [g.TREE({ ref: commit.commit.tree })],
+      map: async (rel, [entry]) => {
+        if (rel === '.' || !entry) return undefined;
+        seen.add(rel);
+        const type = await entry.type();
+        if (type === 'tree' && skip(rel)) return null; // null prunes the folder
+        if (type === 'blob') files.push({ rel, oid: await entry.oid(), mode: await entry.mode() });
+        return undefined;
+      },
+    });
+  } catch (err) {
+    return missingObject(err, `the files of commit ${commitOid}`);
+  }
+  return { files: gitOrder(files), seen };
 }
 
 /** Every file (regular file or symlink) in the commit's tree, as POSIX paths in Git's order. */
 export async function listFilesAt(root: string, commitOid: string, predicate?: (path: string) => boolean): Promise<string[]> {
-  const files = await walkFiles(root, commitOid, () => true);
-  const paths = files.map((f) => f.rel);
+  const paths = (await walkFiles(root, commitOid)).files.map((f) => f.rel);
   return predicate ? paths.filter(predicate) : paths;
 }
 
@@ -164,11 +182,15 @@ export async function readFileAt(root: string, commitOid: string, path: string):
  * `.mlv` folders and the folder `x` beside a pointer `x.mlv`.
  */
 export async function listPointersAt(root: string, commitOid: string): Promise<PointerAtCommit[]> {
-  const files = await walkFiles(root, commitOid, (dirRel, siblings) => {
-    const name = dirRel.slice(dirRel.lastIndexOf('/') + 1);
-    return name.toLowerCase() !== '.mlv' && !siblings.has(name + POINTER_SUFFIX);
-  });
-  const pointers = files.filter((f) => isRegularFile(f) && f.path.endsWith(POINTER_SUFFIX) && f.path.length > POINTER_SUFFIX.length);
+  const name = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
+  const { files, seen } = await walkFiles(root, commitOid, (dir) => name(dir).toLowerCase() === '.mlv');
+  const insideTarget = (rel: string) => {
+    for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) if (seen.has(rel.slice(0, i) + POINTER_SUFFIX)) return true;
+    return false;
+  };
+  const isRegular = (f: FileEntry) => f.mode === 0o100644 || f.mode === 0o100755;
+  const isPointer = (f: FileEntry) => name(f.rel).endsWith(POINTER_SUFFIX) && name(f.rel).length > POINTER_SUFFIX.length;
+  const pointers = files.filter((f) => isRegular(f) && isPointer(f) && !insideTarget(f.rel));
   const found = await Promise.all(
     pointers.map(async (p) => ({
       pointerRel: p.rel,

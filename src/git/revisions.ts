@@ -9,6 +9,7 @@ import { gitCache, isoGit } from './read-at-commit.js';
 type Step = { kind: 'parent' | 'ancestor'; n: number; text: string } | { kind: 'peel'; toCommit: boolean; text: string };
 
 const HINT = 'check the name with git log --oneline, git branch -a or git tag';
+const HISTORY_HINT = 'see the history with git log --oneline --graph';
 const usage = (message: string, hint?: string) => new MlvError('USAGE', message, hint ? { hint } : {});
 const codeOf = (err: unknown) => (err as { code?: string } | undefined)?.code;
 
@@ -123,12 +124,12 @@ async function expandPrefix(g: Git, root: string, prefix: string): Promise<strin
 }
 
 async function resolveName(g: Git, root: string, name: string): Promise<string> {
-  if (/^[0-9a-fA-F]{40}$/.test(name)) return name.toLowerCase(); // a full id wins over a ref, as in git
-  for (const ref of refCandidates(name)) {
+  const full = /^[0-9a-fA-F]{40}$/.test(name); // a full id wins over a ref, as in git
+  for (const ref of full ? [] : refCandidates(name)) {
     const oid = await lookupRef(g, root, ref);
     if (oid !== undefined) return oid;
   }
-  if (/^[0-9a-fA-F]{4,39}$/.test(name)) {
+  if (/^[0-9a-fA-F]{4,40}$/.test(name)) {
     const oid = await expandPrefix(g, root, name.toLowerCase());
     if (oid !== undefined) return oid;
   }
@@ -150,16 +151,16 @@ export async function resolveRevision(root: string, rev: string): Promise<string
     } else if (step.kind === 'parent') {
       const commit = await peel(g, root, oid, desc, true);
       if (step.n === 0) oid = commit.oid;
-      else if (commit.parents.length === 0) throw usage(`${desc}${step.text} goes past the first commit (${desc} has no parent)`);
+      else if (commit.parents.length === 0) throw usage(`${desc}${step.text} goes past the first commit (${desc} has no parent)`, HISTORY_HINT);
       else if (step.n > commit.parents.length) {
         const count = commit.parents.length;
-        throw usage(`${desc}${step.text} does not exist: ${desc} has only ${count} parent${count === 1 ? '' : 's'}`);
+        throw usage(`${desc}${step.text} does not exist: ${desc} has only ${count} parent${count === 1 ? '' : 's'}`, HISTORY_HINT);
       } else oid = commit.parents[step.n - 1]!;
     } else {
       for (let i = 0; i < step.n; i++) {
         const commit = await peel(g, root, oid, i === 0 ? desc : `${desc}~${i}`, true);
         if (commit.parents.length === 0) {
-          throw usage(`${desc}${step.text} goes past the first commit (${i === 0 ? desc : `${desc}~${i}`} has no parent)`);
+          throw usage(`${desc}${step.text} goes past the first commit (${i === 0 ? desc : `${desc}~${i}`} has no parent)`, HISTORY_HINT);
         }
         oid = commit.parents[0]!;
       }
