@@ -3,7 +3,7 @@ import { parseTree } from '../core/tree.js';
 import { openRemote, defaultJobs } from '../storage/open-remote.js';
 import type { RemoteStore } from '../storage/remote-store.js';
 import { remoteError } from '../storage/retry.js';
-import { readRemoteObject } from '../storage/sync.js';
+import { readRemoteObject } from '../storage/download.js';
 import { buildGraph, type GraphTarget, type ObjectGraph, type TreeSource } from '../workspace/object-graph.js';
 import { describeRemote, resolveRemote, type RemoteSpec } from '../workspace/remotes.js';
 import type { Repo } from '../workspace/repo.js';
