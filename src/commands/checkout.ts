@@ -12,8 +12,7 @@ import type { LinkStrategy } from '../workspace/config.js';
 import { Linker } from '../workspace/linker.js';
 import { statKeyOf } from '../workspace/racy.js';
 import { findRepo, type Repo } from '../workspace/repo.js';
-import { scanFolder } from '../workspace/scan.js';
-import { snapshotFiles } from '../workspace/snapshot.js';
+import { assertParentsReal, ensureRealDir, readCurrent } from '../workspace/current-state.js';
 import { StatCache } from '../workspace/stat-cache.js';
 import { loadPointer, resolveTargets, type LoadedTarget } from '../workspace/targets.js';
 import { TreeReader, flattenTree } from '../workspace/tree-reader.js';
@@ -43,12 +42,6 @@ export interface CheckoutResult {
   strategies: Partial<Record<LinkStrategy, number>>;
 }
 
-type Current =
-  | { kind: 'file'; id: ObjectId; exec: boolean }
-  | { kind: 'dir' }
-  | { kind: 'link' | 'other' }
-  /** A folder whose name mlv cannot track: never entered, never deleted. */
-  | { kind: 'foreign-dir' };
 type Desired = { kind: 'file'; id: ObjectId; exec: boolean } | { kind: 'dir' };
 
 interface Plan {
@@ -184,7 +177,7 @@ async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, re
   }
   const kept = (rel: string) => keep.some((k) => rel === k || rel.startsWith(k + '/'));
 
-  const current = await readCurrent(repo, base, stats, opts, ctx);
+  const current = await readCurrent(repo, base, stats, { jobs: opts.jobs, onProgress: ctx.onProgress });
   for (const [rel, cur] of current) {
     if (cur.kind === 'dir' || kept(rel)) continue;
     const want = desired.get(rel);
@@ -222,91 +215,4 @@ async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, re
   }
   plan.mkdirs.sort((a, b) => a.length - b.length);
   return plan;
-}
-
-/** Everything at and below `targetRel` in the workspace, with file ids (stat cache first). */
-async function readCurrent(repo: Repo, targetRel: string, stats: StatCache, opts: CheckoutOptions, ctx: CommandContext): Promise<Map<string, Current>> {
-  const current = new Map<string, Current>();
-  const abs = repo.abs(targetRel);
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(abs);
-  } catch {
-    return current;
-  }
-  const snapOpts = { mode: 'hash' as const, stats, jobs: opts.jobs ?? repo.config.jobs, onProgress: ctx.onProgress };
-  if (st.isDirectory()) {
-    const scan = scanFolder(abs, repo.cache.dir);
-    for (const d of scan.dirs) current.set(d === '' ? targetRel : `${targetRel}/${d}`, { kind: 'dir' });
-    // Files with names mlv cannot track are still files: hashed, so their content is saved, not lost.
-    const fileRels = [...scan.files, ...scan.unsupported.filter((u) => u.kind === 'file').map((u) => u.path)];
-    for (const u of scan.unsupported) {
-      if (u.kind === 'link' || u.kind === 'special') current.set(`${targetRel}/${u.path}`, { kind: u.kind === 'link' ? 'link' : 'other' });
-      else if (u.kind === 'dir') current.set(`${targetRel}/${u.path}`, { kind: 'foreign-dir' });
-    }
-    const files = fileRels.map((f) => path.join(abs, ...f.split('/')));
-    const results = await snapshotFiles(repo, files, scan.cacheLinks, fileRels, snapOpts);
-    fileRels.forEach((f, i) => current.set(`${targetRel}/${f}`, { kind: 'file', id: results[i]!.id, exec: results[i]!.exec }));
-  } else if (st.isFile() || st.isSymbolicLink()) {
-    const cacheLinks = new Map<string, ObjectId>();
-    if (st.isSymbolicLink()) {
-      const linked = scanFolderLink(repo, abs);
-      if (!linked) {
-        current.set(targetRel, { kind: 'link' });
-        return current;
-      }
-      cacheLinks.set(targetRel, linked);
-    }
-    const [r] = await snapshotFiles(repo, [abs], cacheLinks, [targetRel], snapOpts);
-    current.set(targetRel, { kind: 'file', id: r!.id, exec: r!.exec });
-  } else {
-    current.set(targetRel, { kind: 'other' });
-  }
-  return current;
-}
-
-function scanFolderLink(repo: Repo, abs: string): ObjectId | undefined {
-  const parent = path.dirname(abs);
-  const scan = scanFolder(parent, repo.cache.dir);
-  return scan.cacheLinks.get(path.basename(abs));
-}
-
-/** Refuses to write below a symbolic link: the data would land outside the workspace. */
-function assertParentsReal(repo: Repo, rel: string): void {
-  const parts = rel.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const parent = parts.slice(0, i).join('/');
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(repo.abs(parent));
-    } catch {
-      return;
-    }
-    if (st.isSymbolicLink()) {
-      throw new MlvError('INVALID_PATH', `${rel} is below the symbolic link ${parent}; mlv does not write through links`, {
-        hint: `replace ${parent} with a real folder`,
-      });
-    }
-  }
-}
-
-/** Creates a folder (and parents) inside the workspace, never following a symbolic link. */
-function ensureRealDir(repo: Repo, rel: string, known: Set<string>): void {
-  if (rel === '' || known.has(rel)) return;
-  let sofar = '';
-  for (const part of rel.split('/')) {
-    sofar = sofar === '' ? part : `${sofar}/${part}`;
-    const abs = repo.abs(sofar);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(abs);
-    } catch {
-      st = undefined;
-    }
-    if (!st) fs.mkdirSync(abs);
-    else if (!st.isDirectory()) {
-      throw new MlvError('CONFLICT', `${sofar} is in the way (expected a folder)`, { hint: 'move it aside and run checkout again' });
-    }
-  }
-  known.add(rel);
 }
