@@ -152,14 +152,11 @@ async function plan(repo: Repo, cwd: string, paths: string[]): Promise<Planned[]
 
 /** Refuses targets reached through a symbolic link in one of their parent folders. */
 function assertPathIsReal(repo: Repo, rel: string, userPath: string): void {
-  const parts = rel.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const parent = parts.slice(0, i).join('/');
-    if (fs.lstatSync(repo.abs(parent)).isSymbolicLink()) {
-      throw new MlvError('INVALID_PATH', `${userPath} is reached through the symbolic link ${parent}`, {
-        hint: 'add the data at its real location inside the repository',
-      });
-    }
+  const parent = repo.symlinkOnPath(rel);
+  if (parent !== undefined) {
+    throw new MlvError('INVALID_PATH', `${userPath} is reached through the symbolic link ${parent}`, {
+      hint: 'add the data at its real location inside the repository',
+    });
   }
 }
 

@@ -63,79 +63,77 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
 
 /** The body of checkout, for commands (pull) that already hold the repository lock. */
 export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: CheckoutOptions): Promise<CheckoutResult> {
-  {
-    const tracked = resolveTargets(repo, opts.targets ?? [], ctx.cwd, { allowInside: true });
-    const loaded = tracked.map((t) => loadPointer(repo, t));
-    const stats = StatCache.load(repo.statCachePath);
-    const reader = new TreeReader(repo.cache);
-    const plans: Plan[] = [];
-    for (const target of loaded) plans.push(await planTarget(repo, target, stats, reader, opts, ctx));
+  const tracked = resolveTargets(repo, opts.targets ?? [], ctx.cwd, { allowInside: true });
+  const loaded = tracked.map((t) => loadPointer(repo, t));
+  const stats = StatCache.load(repo.statCachePath);
+  const reader = new TreeReader(repo.cache);
+  const plans: Plan[] = [];
+  for (const target of loaded) plans.push(await planTarget(repo, target, stats, reader, opts, ctx));
 
-    const conflicts = plans.flatMap((p) => p.conflicts);
-    if (conflicts.length > 0 && !opts.force) {
-      stats.save(repo.tmpDir);
-      const listed = conflicts.slice(0, 5).map((c) => `${displayPath(c.path)} (${c.reason})`).join(', ');
-      const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
-      throw new MlvError('CONFLICT', `checkout would overwrite or delete data that is not in the cache: ${listed}${more}`, {
-        hint: 'keep it with mlv add <target>, or replace it with mlv checkout --force (the current content is saved in the cache first)',
-        details: { conflicts },
-      });
-    }
-
-    const result: CheckoutResult = { targets: [], written: 0, deleted: 0, unchanged: 0, saved: [], removedLinks: [], left: [], missing: [], corrupt: [], strategies: {} };
-    for (const c of conflicts) {
-      if (c.action === 'save' && c.id) {
-        repo.cache.putFile(repo.abs(c.path), c.id);
-        result.saved.push({ path: c.path, id: c.id, object: path.relative(repo.root, repo.cache.objectPath(c.id)) });
-      } else if (c.action === 'unlink') {
-        result.removedLinks.push(c.path);
-      } else {
-        result.left.push(c.path);
-      }
-    }
-    const linker = new Linker(repo.cache, repo.config.link);
-    const total = plans.reduce((n, p) => n + p.writes.length, 0);
-    let done = 0;
-    const realDirs = new Set<string>();
-    for (const plan of plans) {
-      const summary = { path: plan.target.subpath ? `${plan.target.targetRel}/${plan.target.subpath}` : plan.target.targetRel, written: 0, deleted: 0, unchanged: plan.unchanged, missing: plan.missing.length };
-      const rewritten = new Set(plan.writes.map((w) => w.rel));
-      for (const rel of plan.removeFiles) {
-        fs.rmSync(repo.abs(rel), { force: true });
-        if (!rewritten.has(rel)) summary.deleted++;
-      }
-      for (const rel of plan.removeDirs) {
-        try {
-          fs.rmdirSync(repo.abs(rel));
-        } catch {
-          // still holds content we were told to keep (missing objects); leave it
-        }
-      }
-      for (const rel of plan.mkdirs) ensureRealDir(repo, rel, realDirs);
-      for (const w of plan.writes) {
-        ensureRealDir(repo, path.posix.dirname(w.rel) === '.' ? '' : path.posix.dirname(w.rel), realDirs);
-        const dest = repo.abs(w.rel);
-        try {
-          const strategy = linker.place(w.id, dest, w.exec);
-          result.strategies[strategy] = (result.strategies[strategy] ?? 0) + 1;
-          if (strategy !== 'symlink') stats.recordWritten(statKeyOf(fs.lstatSync(dest, { bigint: true })), w.id, dest);
-          summary.written++;
-        } catch (err) {
-          if (err instanceof MlvError && err.code === 'CORRUPT_OBJECT') result.corrupt.push({ path: w.rel, id: w.id });
-          else if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') result.missing.push({ path: w.rel, id: w.id });
-          else throw err;
-        }
-        ctx.onProgress?.({ phase: 'checkout', done: ++done, total });
-      }
-      result.missing.push(...plan.missing);
-      result.written += summary.written;
-      result.deleted += summary.deleted;
-      result.unchanged += summary.unchanged;
-      result.targets.push(summary);
-    }
-    stats.save(repo.tmpDir, { prune: (opts.targets ?? []).length === 0 });
-    return result;
+  const conflicts = plans.flatMap((p) => p.conflicts);
+  if (conflicts.length > 0 && !opts.force) {
+    stats.save(repo.tmpDir);
+    const listed = conflicts.slice(0, 5).map((c) => `${displayPath(c.path)} (${c.reason})`).join(', ');
+    const more = conflicts.length > 5 ? ` and ${conflicts.length - 5} more` : '';
+    throw new MlvError('CONFLICT', `checkout would overwrite or delete data that is not in the cache: ${listed}${more}`, {
+      hint: 'keep it with mlv add <target>, or replace it with mlv checkout --force (the current content is saved in the cache first)',
+      details: { conflicts },
+    });
   }
+
+  const result: CheckoutResult = { targets: [], written: 0, deleted: 0, unchanged: 0, saved: [], removedLinks: [], left: [], missing: [], corrupt: [], strategies: {} };
+  for (const c of conflicts) {
+    if (c.action === 'save' && c.id) {
+      repo.cache.putFile(repo.abs(c.path), c.id);
+      result.saved.push({ path: c.path, id: c.id, object: path.relative(repo.root, repo.cache.objectPath(c.id)) });
+    } else if (c.action === 'unlink') {
+      result.removedLinks.push(c.path);
+    } else {
+      result.left.push(c.path);
+    }
+  }
+  const linker = new Linker(repo.cache, repo.config.link);
+  const total = plans.reduce((n, p) => n + p.writes.length, 0);
+  let done = 0;
+  const realDirs = new Set<string>();
+  for (const plan of plans) {
+    const summary = { path: plan.target.subpath ? `${plan.target.targetRel}/${plan.target.subpath}` : plan.target.targetRel, written: 0, deleted: 0, unchanged: plan.unchanged, missing: plan.missing.length };
+    const rewritten = new Set(plan.writes.map((w) => w.rel));
+    for (const rel of plan.removeFiles) {
+      fs.rmSync(repo.abs(rel), { force: true });
+      if (!rewritten.has(rel)) summary.deleted++;
+    }
+    for (const rel of plan.removeDirs) {
+      try {
+        fs.rmdirSync(repo.abs(rel));
+      } catch {
+        // still holds content we were told to keep (missing objects); leave it
+      }
+    }
+    for (const rel of plan.mkdirs) ensureRealDir(repo, rel, realDirs);
+    for (const w of plan.writes) {
+      ensureRealDir(repo, path.posix.dirname(w.rel) === '.' ? '' : path.posix.dirname(w.rel), realDirs);
+      const dest = repo.abs(w.rel);
+      try {
+        const strategy = linker.place(w.id, dest, w.exec);
+        result.strategies[strategy] = (result.strategies[strategy] ?? 0) + 1;
+        if (strategy !== 'symlink') stats.recordWritten(statKeyOf(fs.lstatSync(dest, { bigint: true })), w.id, dest);
+        summary.written++;
+      } catch (err) {
+        if (err instanceof MlvError && err.code === 'CORRUPT_OBJECT') result.corrupt.push({ path: w.rel, id: w.id });
+        else if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') result.missing.push({ path: w.rel, id: w.id });
+        else throw err;
+      }
+      ctx.onProgress?.({ phase: 'checkout', done: ++done, total });
+    }
+    result.missing.push(...plan.missing);
+    result.written += summary.written;
+    result.deleted += summary.deleted;
+    result.unchanged += summary.unchanged;
+    result.targets.push(summary);
+  }
+  stats.save(repo.tmpDir, { prune: (opts.targets ?? []).length === 0 });
+  return result;
 }
 
 async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, reader: TreeReader, opts: CheckoutOptions, ctx: CommandContext): Promise<Plan> {

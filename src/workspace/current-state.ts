@@ -8,7 +8,7 @@ import { MlvError } from '../core/errors.js';
 import type { ObjectId } from '../core/id.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { Repo } from './repo.js';
-import { scanFolder } from './scan.js';
+import { cacheObjectIdOfLink, scanFolder } from './scan.js';
 import { snapshotFiles } from './snapshot.js';
 import type { StatCache } from './stat-cache.js';
 
@@ -45,7 +45,7 @@ export async function readCurrent(repo: Repo, targetRel: string, stats: StatCach
   } else if (st.isFile() || st.isSymbolicLink()) {
     const cacheLinks = new Map<string, ObjectId>();
     if (st.isSymbolicLink()) {
-      const linked = scanFolderLink(repo, abs);
+      const linked = cacheObjectIdOfLink(abs, repo.cache.dir);
       if (!linked) {
         current.set(targetRel, { kind: 'link' });
         return current;
@@ -60,28 +60,13 @@ export async function readCurrent(repo: Repo, targetRel: string, stats: StatCach
   return current;
 }
 
-function scanFolderLink(repo: Repo, abs: string): ObjectId | undefined {
-  const parent = path.dirname(abs);
-  const scan = scanFolder(parent, repo.cache.dir);
-  return scan.cacheLinks.get(path.basename(abs));
-}
-
 /** Refuses to write below a symbolic link: the data would land outside the workspace. */
 export function assertParentsReal(repo: Repo, rel: string): void {
-  const parts = rel.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const parent = parts.slice(0, i).join('/');
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(repo.abs(parent));
-    } catch {
-      return;
-    }
-    if (st.isSymbolicLink()) {
-      throw new MlvError('INVALID_PATH', `${rel} is below the symbolic link ${parent}; mlv does not write through links`, {
-        hint: `replace ${parent} with a real folder`,
-      });
-    }
+  const parent = repo.symlinkOnPath(rel);
+  if (parent !== undefined) {
+    throw new MlvError('INVALID_PATH', `${rel} is below the symbolic link ${parent}; mlv does not write through links`, {
+      hint: `replace ${parent} with a real folder`,
+    });
   }
 }
 

@@ -118,7 +118,6 @@ function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number
 
 const KNOWN: ReadonlySet<string> = new Set<ErrorCode>(['UNSUPPORTED_FILE', 'NOT_FOUND', 'CORRUPT_OBJECT', 'IO', 'INVALID_PATH']);
 function asErrorCode(code: string): ErrorCode {
-  if (KNOWN.has(code)) return code as ErrorCode;
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'EFBIG') return 'IO';
-  return 'IO';
+  // Workers wrap file-system errors already; anything else reaching here is an I/O failure.
+  return KNOWN.has(code) ? (code as ErrorCode) : 'IO';
 }

@@ -43,6 +43,20 @@ export class Repo {
     return rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
   }
 
+  /** The first folder on the way to `rel` (not `rel` itself) that is a symbolic link, if any. */
+  symlinkOnPath(rel: string): string | undefined {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      try {
+        if (fs.lstatSync(this.abs(parent)).isSymbolicLink()) return parent;
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
   /**
    * Repository-relative POSIX path of a user-supplied path (resolved against `cwd`), refusing
    * anything outside the repository or inside `.git` / `.mlv`.

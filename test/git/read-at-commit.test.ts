@@ -8,16 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GIT_ENV } from '../helpers/cli.js';
 import { commitInfo, listFilesAt, listPointersAt, readFileAt } from '../../dist/git/read-at-commit.js';
 
 const ENV = {
   ...process.env,
-  GIT_AUTHOR_NAME: 'mlv test',
-  GIT_AUTHOR_EMAIL: 'test@example.invalid',
-  GIT_COMMITTER_NAME: 'mlv test',
-  GIT_COMMITTER_EMAIL: 'test@example.invalid',
-  GIT_CONFIG_NOSYSTEM: '1',
-  HOME: os.tmpdir(),
+  ...GIT_ENV,
 };
 
 function gitBytes(cwd: string, args: string[]): Buffer {

@@ -8,18 +8,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GIT_ENV } from '../helpers/cli.js';
 import { resolveRevision } from '../../dist/git/revisions.js';
 
 const ENV = {
   ...process.env,
-  GIT_AUTHOR_NAME: 'mlv test',
-  GIT_AUTHOR_EMAIL: 'test@example.invalid',
-  GIT_COMMITTER_NAME: 'mlv test',
-  GIT_COMMITTER_EMAIL: 'test@example.invalid',
+  ...GIT_ENV,
   GIT_AUTHOR_DATE: '2024-01-01T00:00:00Z',
   GIT_COMMITTER_DATE: '2024-01-01T00:00:00Z',
-  GIT_CONFIG_NOSYSTEM: '1',
-  HOME: os.tmpdir(),
 };
 
 function git(cwd: string, args: string[], input?: string): string {

@@ -252,17 +252,28 @@ export function tamperObject(repo: string, id: string, mutate: (b: Buffer) => Bu
 /** Ids of every file below a folder pointer's tree, by path relative to the folder (reads the cache). */
 export function treeFiles(repo: string, treeId: string): Map<string, { id: string; exec: boolean; size: number }> {
   const out = new Map<string, { id: string; exec: boolean; size: number }>();
+  for (const [p, e] of treeEntries(repo, treeId)) if (e.kind === 'file') out.set(p, { id: e.id, exec: e.exec, size: e.size });
+  return out;
+}
+
+/** Every entry below a tree in `repo`'s cache (incomplete trees too), parents before children. */
+export function treeEntries(repo: string, treeId: string): Map<string, { id: string; kind: 'file' | 'dir'; exec: boolean; size: number }> {
+  const out = new Map<string, { id: string; kind: 'file' | 'dir'; exec: boolean; size: number }>();
+  const read = (id: string) => {
+    const p = objectPath(repo, id);
+    const alt = path.join(repo, '.mlv', 'cache', 'incomplete', id.slice(0, 2), id.slice(2));
+    return fs.readFileSync(fs.existsSync(p) ? p : alt, 'utf8');
+  };
   const walk = (id: string, prefix: string) => {
-    const text = fs.readFileSync(objectPath(repo, id), 'utf8');
-    const lines = text.split('\n').filter(Boolean);
+    const lines = read(id).split('\n').filter(Boolean);
     expect(lines[0]).toBe('mlv-tree 1');
     for (const line of lines.slice(1)) {
       const m = /^([fxd]) ([0-9a-f]{64}) (\d+) (".*")$/.exec(line);
       if (!m) throw new Error(`bad tree line ${line}`);
       const name = JSON.parse(m[4]!) as string;
       const p = prefix ? `${prefix}/${name}` : name;
+      out.set(p, { id: m[2]!, kind: m[1] === 'd' ? 'dir' : 'file', exec: m[1] === 'x', size: Number(m[3]) });
       if (m[1] === 'd') walk(m[2]!, p);
-      else out.set(p, { id: m[2]!, exec: m[1] === 'x', size: Number(m[3]) });
     }
   };
   walk(treeId, '');

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
-import { blake3Hex, mlvAsync, objectPath, pseudoRandomBytes, write } from '../helpers/assert.js';
+import { blake3Hex, mlvAsync, objectPath, pseudoRandomBytes, treeEntries, write } from '../helpers/assert.js';
 import { cacheObjects, git, tempDir, type RunResult } from '../helpers/cli.js';
 import type { BucketView } from '../helpers/s3-server.js';
 
@@ -47,24 +47,7 @@ export interface TreeNode {
 /** Every entry below a tree in `repo`'s cache (incomplete trees too), keyed by path relative to it. */
 export function treeNodes(repo: string, treeId: string): Map<string, TreeNode> {
   const out = new Map<string, TreeNode>();
-  const read = (id: string) => {
-    const p = objectPath(repo, id);
-    const alt = path.join(repo, '.mlv', 'cache', 'incomplete', relOf(id));
-    return fs.readFileSync(fs.existsSync(p) ? p : alt, 'utf8');
-  };
-  const walk = (id: string, prefix: string) => {
-    const lines = read(id).split('\n').filter(Boolean);
-    expect(lines[0]).toBe('mlv-tree 1');
-    for (const line of lines.slice(1)) {
-      const m = /^([fxd]) ([0-9a-f]{64}) (\d+) (".*")$/.exec(line);
-      if (!m) throw new Error(`bad tree line ${line}`);
-      const name = JSON.parse(m[4]!) as string;
-      const p = prefix ? `${prefix}/${name}` : name;
-      out.set(p, { id: m[2]!, kind: m[1] === 'd' ? 'dir' : 'file', size: Number(m[3]) });
-      if (m[1] === 'd') walk(m[2]!, p);
-    }
-  };
-  walk(treeId, '');
+  for (const [p, e] of treeEntries(repo, treeId)) out.set(p, { id: e.id, kind: e.kind, size: e.size });
   return out;
 }
 
