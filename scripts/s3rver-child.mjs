@@ -59,6 +59,10 @@ try {
   server.silent = true;
   server.on('error', () => {});
   const address = await server.run();
+  // Node's default 5 s keep-alive timeout races with clients reusing an idle socket (the client
+  // sends just as the server closes it: "socket hang up"). A long timeout keeps that race away.
+  server.httpServer.keepAliveTimeout = 120_000;
+  server.httpServer.headersTimeout = 121_000;
   process.send?.({ type: 'ready', port: address.port });
 } catch (err) {
   process.send?.({ type: 'error', message: String(err?.stack ?? err) });

@@ -228,7 +228,8 @@ export interface BucketView {
 }
 
 export function openBucket(target: S3Endpoint, ref: S3BucketRef, overrides: Partial<S3ClientConfig> = {}): BucketView {
-  const client = makeS3Client(target, overrides);
+  // Assertions must not fail on a transient drop of a loaded server: the SDK's own retries apply.
+  const client = makeS3Client(target, { maxAttempts: 4, ...overrides });
   const full = (rel: string) => ref.key(rel);
   const strip = (key: string) => (ref.prefix ? key.slice(ref.prefix.length + 1) : key);
   const list = async (sub = ''): Promise<ListedObject[]> => {
