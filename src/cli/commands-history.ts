@@ -1,0 +1,3 @@
+import type { CliKit } from './kit.js';
+
+export function registerHistoryCommands(_kit: CliKit): void {}

@@ -1,0 +1,3 @@
+import type { CliKit } from './kit.js';
+
+export function registerMaintenanceCommands(_kit: CliKit): void {}
