@@ -9,6 +9,8 @@ export interface CommonFlags {
 
 export interface CliKit {
   program: Command;
+  /** The raw arguments (to see where `--` was). */
+  argv: string[];
   /**
    * Runs a command function, renders its result (human, or JSON with --json) and sets the exit
    * code: `codeOf(result)` when given, else 0; errors are rendered and mapped to their exit code.

@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   const json = () => new Option('--json', 'print the result as JSON on stdout');
   const quiet = () => new Option('-q, --quiet', 'print nothing but errors');
-  const kit: CliKit = { program, run, json, quiet, examples, parseJobs, parseTransferJobs };
+  const kit: CliKit = { program, argv, run, json, quiet, examples, parseJobs, parseTransferJobs };
 
   program
     .command('init')

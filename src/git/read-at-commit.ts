@@ -19,6 +19,20 @@ export function isoGit(): Promise<IsoGit> {
  */
 export const gitCache = {};
 
+/**
+ * isomorphic-git's location arguments for a repository: `dir` for a work tree (its `.git` folder,
+ * or a `.git` file pointing elsewhere, is found by isomorphic-git), `gitdir` for a bare repository.
+ */
+export function gitWhere(root: string): { dir: string } | { gitdir: string } {
+  if (!fs.existsSync(`${root}/.git`) && fs.existsSync(`${root}/HEAD`) && fs.existsSync(`${root}/objects`)) return { gitdir: root };
+  return { dir: root };
+}
+
+/** Whether `root` is a Git work tree root or a bare repository. */
+export function isGitRepository(root: string): boolean {
+  return fs.existsSync(`${root}/.git`) || 'gitdir' in gitWhere(root);
+}
+
 export interface CommitInfo {
   oid: string;
   message: string;
@@ -26,6 +40,8 @@ export interface CommitInfo {
   author: string;
   /** Author time, seconds since the epoch. */
   timestamp: number;
+  /** Committer time, seconds since the epoch. */
+  committedAt: number;
 }
 
 export interface PointerAtCommit {
@@ -79,7 +95,7 @@ async function readCommitChecked(root: string, oid: string) {
   if (!/^[0-9a-f]{40}$/.test(oid)) throw new MlvError('USAGE', `"${oid}" is not a full commit id`);
   const g = await isoGit();
   try {
-    return await g.readCommit({ fs, dir: root, oid, cache: gitCache });
+    return await g.readCommit({ fs, ...gitWhere(root), oid, cache: gitCache });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'NotFoundError') throw new MlvError('USAGE', `commit ${oid} does not exist in this repository`, { cause: err });
@@ -91,7 +107,7 @@ async function readCommitChecked(root: string, oid: string) {
 async function readTreeEntries(root: string, treeOid: string, dirRel: string): Promise<TreeEntry[]> {
   const g = await isoGit();
   try {
-    return (await g.readTree({ fs, dir: root, oid: treeOid, cache: gitCache })).tree as TreeEntry[];
+    return (await g.readTree({ fs, ...gitWhere(root), oid: treeOid, cache: gitCache })).tree as TreeEntry[];
   } catch (err) {
     return missingObject(err, `folder "${dirRel || '.'}" (tree ${treeOid})`);
   }
@@ -100,7 +116,7 @@ async function readTreeEntries(root: string, treeOid: string, dirRel: string): P
 async function readBlobBytes(root: string, oid: string, rel: string): Promise<Buffer> {
   const g = await isoGit();
   try {
-    const { blob } = await io(() => g.readBlob({ fs, dir: root, oid, cache: gitCache }));
+    const { blob } = await io(() => g.readBlob({ fs, ...gitWhere(root), oid, cache: gitCache }));
     return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   } catch (err) {
     return missingObject(err, `file "${rel}" (blob ${oid})`);
@@ -126,7 +142,7 @@ async function walkFiles(root: string, commitOid: string, skip: (dirRel: string)
   try {
     await g.walk({
       fs,
-      dir: root,
+      ...gitWhere(root),
       cache: gitCache,
       trees: [g.TREE({ ref: commit.commit.tree })],
       map: async (rel, [entry]) => {
@@ -203,5 +219,16 @@ export async function listPointersAt(root: string, commitOid: string): Promise<P
 
 export async function commitInfo(root: string, oid: string): Promise<CommitInfo> {
   const { commit } = await readCommitChecked(root, oid);
-  return { oid, message: commit.message, author: `${commit.author.name} <${commit.author.email}>`, timestamp: commit.author.timestamp };
+  return { oid, message: commit.message, author: `${commit.author.name} <${commit.author.email}>`, timestamp: commit.author.timestamp, committedAt: commit.committer.timestamp };
+}
+
+/** The URL of a Git remote (e.g. origin) of a repository, if configured. */
+export async function gitRemoteUrl(root: string, name: string): Promise<string | undefined> {
+  const g = await isoGit();
+  try {
+    const url = await g.getConfig({ fs, ...gitWhere(root), path: `remote.${name}.url` });
+    return typeof url === 'string' && url !== '' ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }

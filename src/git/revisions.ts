@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { MlvError } from '../core/errors.js';
-import { gitCache, isoGit } from './read-at-commit.js';
+import { gitCache, gitWhere, isGitRepository, isoGit } from './read-at-commit.js';
 
 type Step = { kind: 'parent' | 'ancestor'; n: number; text: string } | { kind: 'peel'; toCommit: boolean; text: string };
 
@@ -59,8 +59,8 @@ type Git = Awaited<ReturnType<typeof isoGit>>;
 async function lookupRef(g: Git, root: string, ref: string): Promise<string | undefined> {
   try {
     // expandRef and resolveRef each try several prefixes; insist on this exact ref.
-    if ((await g.expandRef({ fs, dir: root, ref })) !== ref) return undefined;
-    return await g.resolveRef({ fs, dir: root, ref });
+    if ((await g.expandRef({ fs, ...gitWhere(root), ref })) !== ref) return undefined;
+    return await g.resolveRef({ fs, ...gitWhere(root), ref });
   } catch (err) {
     if (codeOf(err) === 'NotFoundError') return undefined; // absent, or a symbolic ref to nothing
     throw err;
@@ -69,7 +69,7 @@ async function lookupRef(g: Git, root: string, ref: string): Promise<string | un
 
 async function readObject(g: Git, root: string, oid: string, desc: string): Promise<{ type: string; object: unknown }> {
   try {
-    return await g.readObject({ fs, dir: root, oid, format: 'parsed', cache: gitCache });
+    return await g.readObject({ fs, ...gitWhere(root), oid, format: 'parsed', cache: gitCache });
   } catch (err) {
     throw new MlvError('CORRUPT_OBJECT', `${desc} points at Git object ${oid}, which cannot be read: ${(err as Error).message}`, {
       hint: 'the repository may be a shallow or partial clone, or damaged; try git fsck',
@@ -97,7 +97,7 @@ async function peel(g: Git, root: string, oid: string, desc: string, toCommit: b
 }
 
 async function isEmptyRepo(g: Git, root: string): Promise<boolean> {
-  const [branches, tags] = await Promise.all([g.listBranches({ fs, dir: root }), g.listTags({ fs, dir: root })]);
+  const [branches, tags] = await Promise.all([g.listBranches({ fs, ...gitWhere(root) }), g.listTags({ fs, ...gitWhere(root) })]);
   return branches.length === 0 && tags.length === 0 && (await lookupRef(g, root, 'HEAD')) === undefined;
 }
 
@@ -105,7 +105,7 @@ async function isEmptyRepo(g: Git, root: string): Promise<boolean> {
 async function expandPrefix(g: Git, root: string, prefix: string): Promise<string | undefined> {
   let matches: string[];
   try {
-    matches = [await g.expandOid({ fs, dir: root, oid: prefix, cache: gitCache })];
+    matches = [await g.expandOid({ fs, ...gitWhere(root), oid: prefix, cache: gitCache })];
   } catch (err) {
     if (codeOf(err) === 'NotFoundError') return undefined;
     if (codeOf(err) !== 'AmbiguousError') throw err;
@@ -142,7 +142,7 @@ async function resolveName(g: Git, root: string, name: string): Promise<string> 
 export async function resolveRevision(root: string, rev: string): Promise<string> {
   const { name, steps } = parseRevision(rev);
   const g = await isoGit();
-  if (!fs.existsSync(`${root}/.git`)) throw new MlvError('NOT_IN_GIT', `${root} is not the root of a Git repository`);
+  if (!isGitRepository(root)) throw new MlvError('NOT_IN_GIT', `${root} is not the root of a Git repository`);
   let oid = await resolveName(g, root, name);
   let desc = rev.slice(0, rev.length - steps.reduce((n, s) => n + s.text.length, 0));
   for (const step of steps) {

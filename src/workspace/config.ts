@@ -89,10 +89,12 @@ export class Config {
   ) {}
 
   static load(mlvDir: string): Config {
-    const config = new Config(
-      ConfigFile.load(path.join(mlvDir, 'config')),
-      ConfigFile.load(path.join(mlvDir, 'config.local')),
-    );
+    return Config.of(ConfigFile.load(path.join(mlvDir, 'config')), ConfigFile.load(path.join(mlvDir, 'config.local')));
+  }
+
+  /** A configuration from its two files (e.g. `.mlv/config` read from a commit), validated. */
+  static of(shared: ConfigFile, local: ConfigFile): Config {
+    const config = new Config(shared, local);
     for (const file of [config.shared, config.local]) {
       for (const [key, value] of file.entries()) {
         if (file === config.shared && configKeySpec(key)?.secret) {

@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MlvError } from '../core/errors.js';
+import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { REMOTE_OPTIONS, remoteUrlProblem } from './remote-options.js';
 
@@ -38,7 +39,11 @@ export function parseRemoteUrl(url: string, repoRoot: string): RemoteLocation {
 
 /** The remote to use: the named one, else core.remote, else the only one configured. */
 export function resolveRemote(repo: Repo, name?: string): RemoteSpec {
-  const config = repo.config;
+  return resolveRemoteIn(repo.config, repo.root, name);
+}
+
+/** The same, from any configuration (e.g. one read at a commit); folder URLs are relative to `root`. */
+export function resolveRemoteIn(config: Config, root: string, name?: string): RemoteSpec {
   const names = config.remoteNames;
   let chosen = name;
   if (!chosen) {
@@ -57,7 +62,7 @@ export function resolveRemote(repo: Repo, name?: string): RemoteSpec {
   }
   const s = config.section(`remote.${chosen}`);
   const url = s.get('url')!;
-  const spec: RemoteSpec = { name: chosen, url, location: parseRemoteUrl(url, repo.root) };
+  const spec: RemoteSpec = { name: chosen, url, location: parseRemoteUrl(url, root) };
   const endpoint = s.get('endpoint') ?? (spec.location.kind === 's3' ? process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined : undefined);
   if (endpoint) {
     const problem = REMOTE_OPTIONS.endpoint!.validate(endpoint);
