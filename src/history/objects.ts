@@ -11,7 +11,7 @@ import { readRemoteObject } from '../storage/download.js';
 import type { LocalCache } from '../storage/local-cache.js';
 import { defaultJobs, openRemote } from '../storage/open-remote.js';
 import type { RemoteStore } from '../storage/remote-store.js';
-import { remoteError } from '../storage/retry.js';
+import { DEFAULT_RETRY, remoteError, withRetries } from '../storage/retry.js';
 import { fetchGraph, type TransferSummary } from '../storage/sync.js';
 import type { GraphNode, ObjectGraph } from '../workspace/object-graph.js';
 import { describeRemote } from '../workspace/remotes.js';
@@ -124,6 +124,19 @@ export class ObjectAccess {
         hint: 'run the command again to retry; objects already fetched are kept',
         details: { failed: summary.failed },
       });
+    }
+  }
+
+  /** The bytes of object `id` straight from the remote (not verified here: the caller hashes them). */
+  async remoteBody(id: ObjectId, where: string): Promise<AsyncIterable<Uint8Array>> {
+    const remote = await this.openRemote();
+    try {
+      return (await withRetries(() => remote.store.get(id, 0), DEFAULT_RETRY)).body;
+    } catch (err) {
+      if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') {
+        throw new MlvError('MISSING_OBJECTS', `${where} (object ${id}) is neither in the cache nor on ${remote.label}`, { hint: 'it was probably never pushed: run mlv push where it was added' });
+      }
+      throw remoteError(err, remote.label);
     }
   }
 
