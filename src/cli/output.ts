@@ -22,6 +22,12 @@ export class Output {
     if (!this.opts.quiet) process.stdout.write(text + '\n');
   }
 
+  /** A problem the user must see whatever -q or --json: on stderr. */
+  problem(text: string): void {
+    this.clearProgress();
+    process.stderr.write(text + '\n');
+  }
+
   json(value: unknown): void {
     process.stdout.write(JSON.stringify(value, null, 2) + '\n');
   }

@@ -85,9 +85,21 @@ export function renderCheckout(out: Output, r: CheckoutResult): void {
   for (const s of r.saved) out.line(`saved ${displayPath(s.path)} in the cache before replacing it: ${s.object}`);
   for (const l of r.removedLinks) out.line(`removed ${displayPath(l)} (a link or special file; what it pointed to was not touched)`);
   for (const l of r.left) out.line(`left ${displayPath(l)} in place (a folder whose name mlv cannot track; move it yourself)`);
-  for (const m of r.missing.slice(0, 20)) out.line(`not in the cache: ${m.path} (${m.id})`);
-  if (r.missing.length > 20) out.line(`... and ${r.missing.length - 20} more not in the cache`);
-  for (const c of r.corrupt) out.line(`corrupt in the cache, not written: ${c.path} (${c.id})`);
+  renderCheckoutProblems(out, r);
+}
+
+/** Missing and corrupt objects go to stderr (also with -q), ending with an error line and a hint. */
+export function renderCheckoutProblems(out: Output, r: CheckoutResult): void {
+  for (const m of r.missing.slice(0, 20)) out.problem(`not in the cache: ${m.path} (${m.id})`);
+  if (r.missing.length > 20) out.problem(`... and ${r.missing.length - 20} more not in the cache`);
+  for (const c of r.corrupt) out.problem(`corrupt in the cache, not written: ${c.path} (${c.id})`);
+  if (r.corrupt.length > 0) {
+    out.problem(`error: ${r.corrupt.length} file(s) were not written because their cache object is corrupt`);
+    out.problem('hint: run mlv fsck (it moves damaged objects aside), then mlv pull or mlv add to restore them');
+  } else if (r.missing.length > 0) {
+    out.problem(`error: ${r.missing.length} file(s) or folder(s) could not be written: their data is not in the cache`);
+    out.problem('hint: mlv pull downloads it from the remote (or mlv fetch, then mlv checkout)');
+  }
 }
 
 export function renderUntrack(out: Output, r: UntrackResult): void {

@@ -13,6 +13,7 @@ import { snapshotFile, snapshotFolder } from '../workspace/snapshot.js';
 import { StatCache } from '../workspace/stat-cache.js';
 import { discoverPointers } from '../workspace/targets.js';
 import { withLock, type CommandContext } from './context.js';
+import { crashPoint } from '../core/crash-points.js';
 
 export interface AddOptions {
   paths: string[];
@@ -56,6 +57,7 @@ export async function add(ctx: CommandContext, opts: AddOptions): Promise<AddRes
     const targets: AddedTarget[] = [];
     const toStage = new Set<string>();
     for (const p of planned) {
+      crashPoint('add:target');
       const added = await addOne(repo, p, stats, opts, ctx);
       targets.push(added);
       const dirRel = path.posix.dirname(p.rel) === '.' ? '' : path.posix.dirname(p.rel);
@@ -63,7 +65,9 @@ export async function add(ctx: CommandContext, opts: AddOptions): Promise<AddRes
       if (added.status !== 'unchanged' || ignoreChanged) toStage.add(added.pointer);
       if (ignoreChanged) toStage.add(dirRel === '' ? '.gitignore' : `${dirRel}/.gitignore`);
     }
+    crashPoint('add:before-stat-cache');
     stats.save(repo.tmpDir);
+    crashPoint('add:before-stage');
     const staged: string[] = [];
     const stage = opts.stage ?? repo.config.autostage;
     if (stage && !repo.config.noScm && toStage.size > 0) {
@@ -184,8 +188,10 @@ async function addOne(repo: Repo, p: Planned, stats: StatCache, opts: AddOptions
   if (description !== undefined) pointer.description = description;
   const text = formatPointer(pointer);
   let status: AddedTarget['status'] = previous ? 'updated' : 'added';
+  crashPoint('add:before-pointer');
   if (previous && formatPointer(previous) === text) status = 'unchanged';
   else writeFileAtomic(repo.abs(pointerRel), text);
+  crashPoint('add:after-pointer');
   const result: AddedTarget = { path: p.rel, pointer: pointerRel, kind: p.kind, id: pointer.id, size: pointer.size, status, hashedFiles, hashedBytes };
   if (pointer.files !== undefined) result.files = pointer.files;
   return result;

@@ -17,6 +17,7 @@ import { StatCache } from '../workspace/stat-cache.js';
 import { loadPointer, resolveTargets, type LoadedTarget } from '../workspace/targets.js';
 import { TreeReader, flattenTree } from '../workspace/tree-reader.js';
 import { withLock, type CommandContext } from './context.js';
+import { crashPoint } from '../core/crash-points.js';
 
 export interface CheckoutOptions {
   targets?: string[];
@@ -100,6 +101,7 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
     const summary = { path: plan.target.subpath ? `${plan.target.targetRel}/${plan.target.subpath}` : plan.target.targetRel, written: 0, deleted: 0, unchanged: plan.unchanged, missing: plan.missing.length };
     const rewritten = new Set(plan.writes.map((w) => w.rel));
     for (const rel of plan.removeFiles) {
+      crashPoint('checkout:remove');
       fs.rmSync(repo.abs(rel), { force: true });
       if (!rewritten.has(rel)) summary.deleted++;
     }
@@ -114,6 +116,7 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
     for (const w of plan.writes) {
       ensureRealDir(repo, path.posix.dirname(w.rel) === '.' ? '' : path.posix.dirname(w.rel), realDirs);
       const dest = repo.abs(w.rel);
+      crashPoint('checkout:write');
       try {
         const strategy = linker.place(w.id, dest, w.exec);
         result.strategies[strategy] = (result.strategies[strategy] ?? 0) + 1;
@@ -132,6 +135,7 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
     result.unchanged += summary.unchanged;
     result.targets.push(summary);
   }
+  crashPoint('checkout:before-stat-cache');
   stats.save(repo.tmpDir, { prune: (opts.targets ?? []).length === 0 });
   return result;
 }

@@ -4,6 +4,7 @@ import { checkoutLocked, type CheckoutResult } from './checkout.js';
 import { withLock, type CommandContext } from './context.js';
 import { fetchLocked } from './fetch.js';
 import type { TransferOptionsCli, TransferResult } from './push.js';
+import { crashPoint } from '../core/crash-points.js';
 
 export interface PullOptions extends TransferOptionsCli {
   force?: boolean;
@@ -18,6 +19,7 @@ export async function pull(ctx: CommandContext, opts: PullOptions = {}): Promise
   const repo = findRepo(ctx.cwd);
   return withLock(repo, 'pull', async () => {
     const fetched = await fetchLocked(repo, ctx, opts);
+    crashPoint('pull:before-checkout');
     const checkoutOpts: { targets?: string[]; force?: boolean } = {};
     if (opts.targets) checkoutOpts.targets = opts.targets;
     if (opts.force) checkoutOpts.force = opts.force;

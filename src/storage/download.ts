@@ -10,6 +10,7 @@ import type { ObjectId } from '../core/id.js';
 import type { LocalCache } from './local-cache.js';
 import type { RemoteStore } from './remote-store.js';
 import { DEFAULT_RETRY, withRetries } from './retry.js';
+import { crashPoint } from '../core/crash-points.js';
 
 /** Downloads at least this large keep their partial file for resuming. */
 const RESUME_MIN = 8 * 1024 * 1024;
@@ -54,6 +55,7 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
       while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
       written += chunk.length;
       if (written > expectedSize) break;
+      if (written - offset >= 1 << 20) crashPoint('fetch:partial');
     }
   } catch (err) {
     fs.closeSync(fd);

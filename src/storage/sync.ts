@@ -16,6 +16,7 @@ import { runPool } from './pool.js';
 import type { RemoteStore } from './remote-store.js';
 import { downloadObject } from './download.js';
 import { DEFAULT_RETRY, classify, remoteError, withRetries, type RetryOptions } from './retry.js';
+import { crashPoint } from '../core/crash-points.js';
 
 export interface TransferOptions {
   jobs: number;
@@ -127,6 +128,7 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
     await runPool(files, opts.jobs, async (node) => {
       try {
         await withRetries(() => remote.put(node.id, cache.objectPath(node.id), localSize.get(node.id)!), retry);
+        crashPoint('push:object');
         uploaded.push(node);
         sentBytes += localSize.get(node.id)!;
       } catch (err) {
@@ -182,6 +184,7 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
         return;
       }
       try {
+        crashPoint('push:tree');
         await withRetries(() => remote.put(tree.id, cache.objectPath(tree.id), localSize.get(tree.id)!), retry);
         const size = await withRetries(() => remote.stat(tree.id), retry);
         if (size !== localSize.get(tree.id)) throw new MlvError('CORRUPT_OBJECT', `the remote stored ${size ?? 'no'} bytes for tree ${tree.id}`);
@@ -210,6 +213,7 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
     await runPool(missing, opts.jobs, async (node) => {
       try {
         const bytes = await withRetries(() => downloadObject(cache, remote, node.id, node.size), retry);
+        crashPoint('fetch:object');
         summary.transferred++;
         summary.transferredBytes += bytes;
       } catch (err) {
@@ -234,6 +238,7 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
     }
     const bytes = tree.bytes ?? incompleteTreeBytes(cache, tree.id);
     if (!bytes) continue;
+    crashPoint('fetch:tree');
     if (complete) {
       cache.storeHashed(bytes, tree.id);
       cache.dropIncompleteTree(tree.id);

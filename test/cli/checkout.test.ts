@@ -403,7 +403,7 @@ describe.concurrent('mlv checkout', () => {
     rm(repo, 'dataset');
     const r = await mlvAsync(repo, ['checkout']);
     expect(r.code, r.stderr).toBe(5);
-    expect(r.stdout).toContain(`not in the cache: dataset/labels/train.csv (${id})`);
+    expect(r.stderr).toContain(`not in the cache: dataset/labels/train.csv (${id})`);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     const now = snapshotTree(ds(repo));
     const expected = new Map(original);
@@ -451,7 +451,7 @@ describe.concurrent('mlv checkout', () => {
       rm(repo, 'dataset');
       const r = await mlvAsync(repo, ['checkout']);
       expect(r.code, r.stdout + r.stderr).toBe(6);
-      expect(r.stdout).toContain('corrupt in the cache, not written: dataset/labels/train.csv');
+      expect(r.stderr).toContain('corrupt in the cache, not written: dataset/labels/train.csv');
       expect(fs.existsSync(path.join(repo, 'dataset', 'labels', 'train.csv'))).toBe(false);
       const expected = new Map(original);
       expected.delete('labels/train.csv');
