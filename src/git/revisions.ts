@@ -117,7 +117,8 @@ async function expandPrefix(g: Git, root: string, prefix: string): Promise<strin
     if (hit.type === 'commit') commitish.push(oid);
   }
   if (commitish.length > 1) {
-    throw usage(`ambiguous commit id prefix "${prefix}" (${commitish.length} commits match)`, 'give more characters of the commit id');
+    const listed = commitish.sort().slice(0, 10).map((c) => c.slice(0, 12)).join(', ');
+    throw usage(`ambiguous commit id prefix "${prefix}": ${commitish.length} commits match (${listed}${commitish.length > 10 ? ', ...' : ''})`, 'give more characters of the commit id');
   }
   if (commitish.length === 0) throw usage(`"${prefix}" is not a commit (it matches ${matches.length} other Git object${matches.length === 1 ? '' : 's'})`, HINT);
   return commitish[0];
