@@ -62,8 +62,14 @@ export class FolderRemote implements RemoteStore {
       for (const name of names.sort()) {
         const id = shard + name;
         if (!isObjectId(id)) continue;
-        const st = await fs.promises.stat(path.join(this.root, shard, name));
-        yield { id, size: st.size };
+        let st: fs.Stats;
+        try {
+          st = await fs.promises.stat(path.join(this.root, shard, name));
+        } catch (err) {
+          if (errnoCode(err) === 'ENOENT') continue; // removed while listing (another machine's gc)
+          throw err;
+        }
+        yield { id, size: st.size, modified: st.mtimeMs };
       }
     }
   }

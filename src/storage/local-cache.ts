@@ -196,6 +196,97 @@ export class LocalCache {
     return bytes;
   }
 
+  /** Where `mlv fsck` moves objects that fail verification (kept for inspection, never deleted). */
+  get corruptDir(): string {
+    return path.join(this.dir, 'corrupt');
+  }
+
+  /**
+   * Every object file in the cache proper (`ab/cdef...`), or with `incomplete`, every tree kept in
+   * `incomplete/`, with its size and modification time. Names that are not object ids are skipped,
+   * and so are entries that are not regular files unless `all` (then `regular` tells).
+   */
+  listObjects(opts: { incomplete?: boolean; all?: boolean } = {}): Array<{ id: ObjectId; path: string; size: number; mtimeMs: number; regular: boolean }> {
+    const base = opts.incomplete ? this.incompleteDir : this.dir;
+    const out: Array<{ id: ObjectId; path: string; size: number; mtimeMs: number; regular: boolean }> = [];
+    let shards: string[];
+    try {
+      shards = fs.readdirSync(base);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return out;
+      return wrapFsError(err, 'list the cache');
+    }
+    for (const shard of shards.sort()) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      let names: string[];
+      try {
+        names = fs.readdirSync(path.join(base, shard));
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') continue;
+        return wrapFsError(err, 'list the cache');
+      }
+      for (const name of names.sort()) {
+        const id = shard + name;
+        if (!/^[0-9a-f]{64}$/.test(id)) continue;
+        const p = path.join(base, shard, name);
+        let st: fs.Stats;
+        try {
+          st = fs.lstatSync(p);
+        } catch (err) {
+          if (errnoCode(err) === 'ENOENT') continue;
+          return wrapFsError(err, 'list the cache');
+        }
+        if (!st.isFile() && !opts.all) continue;
+        out.push({ id: id as ObjectId, path: p, size: st.size, mtimeMs: st.mtimeMs, regular: st.isFile() });
+      }
+    }
+    return out;
+  }
+
+  /** Path of a tree kept in `incomplete/`. */
+  incompletePath(id: ObjectId): string {
+    return path.join(this.incompleteDir, objectRelPath(id));
+  }
+
+  /**
+   * Moves an object (or, with `incomplete`, a tree kept in `incomplete/`) that failed verification
+   * to `corrupt/<id>` (`corrupt/<id>.1`, ... when that name is taken), keeping its bytes. Returns
+   * the new path, or undefined when the object was gone already.
+   */
+  moveAside(id: ObjectId, opts: { incomplete?: boolean } = {}): string | undefined {
+    const from = opts.incomplete ? this.incompletePath(id) : this.objectPath(id);
+    fs.mkdirSync(this.corruptDir, { recursive: true });
+    for (let n = 0; ; n++) {
+      const to = path.join(this.corruptDir, n === 0 ? id : `${id}.${n}`);
+      if (fs.existsSync(to)) continue;
+      try {
+        fs.renameSync(from, to);
+        return to;
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return undefined;
+        return wrapFsError(err, 'move a corrupt object aside');
+      }
+    }
+  }
+
+  /** Deletes an object from the cache proper (or from `incomplete/`); returns false if it was gone. */
+  removeObject(id: ObjectId, opts: { incomplete?: boolean } = {}): boolean {
+    const p = opts.incomplete ? this.incompletePath(id) : this.objectPath(id);
+    try {
+      fs.unlinkSync(p);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false;
+      return wrapFsError(err, 'remove an object from the cache');
+    }
+    // Tidy an emptied shard folder; publish() re-creates it when needed.
+    try {
+      fs.rmdirSync(path.dirname(p));
+    } catch {
+      // not empty, or gone: fine
+    }
+    return true;
+  }
+
   /** Removes temp files left behind by runs whose process no longer exists. */
   cleanStaleTemps(): number {
     let removed = 0;

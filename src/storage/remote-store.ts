@@ -8,6 +8,8 @@ import type { ObjectId } from '../core/id.js';
 export interface RemoteObject {
   id: ObjectId;
   size: number;
+  /** When the object was last written (ms since the epoch), when the remote says. */
+  modified?: number;
 }
 
 export interface ObjectStream {

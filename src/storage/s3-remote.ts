@@ -114,7 +114,10 @@ export class S3Remote implements RemoteStore {
         const rel = (o.Key ?? '').slice(listPrefix.length);
         if (rel.length !== 65 || rel[2] !== '/') continue;
         const id = rel.slice(0, 2) + rel.slice(3);
-        if (isObjectId(id)) yield { id, size: o.Size ?? 0 };
+        if (!isObjectId(id)) continue;
+        const obj: RemoteObject = { id, size: o.Size ?? 0 };
+        if (o.LastModified) obj.modified = new Date(o.LastModified).getTime();
+        yield obj;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

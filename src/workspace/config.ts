@@ -57,6 +57,11 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     default: '60',
     validate: (v) => (/^(0|[1-9][0-9]{0,5})$/.test(v) ? undefined : 'expected a whole number of seconds'),
   },
+  'gc.grace': {
+    // No default here: gc applies its own (7d) when the key is unset.
+    description: 'mlv gc keeps unreferenced objects younger than this (0, 30m, 2h, 7d, 2w; default 7d)',
+    validate: (v) => (/^(0|[0-9]{1,9}[smhdw])$/.test(v) ? undefined : 'expected 0 or a number with a unit: s, m, h, d or w (e.g. 7d)'),
+  },
 };
 
 export const REMOTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

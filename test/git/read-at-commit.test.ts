@@ -172,6 +172,7 @@ describe('reading at a commit', () => {
         message: gitBytes(repo, ['cat-file', 'commit', oid]).toString('utf8').split('\n\n').slice(1).join('\n\n'),
         author: 'mlv test <test@example.invalid>',
         timestamp: Number(/^author .* (\d+) [+-]\d{4}$/m.exec(raw)![1]),
+        committedAt: Number(/^committer .* (\d+) [+-]\d{4}$/m.exec(raw)![1]),
       });
     }
     expect((await commitInfo(repo, commits[0]!)).message).toBe('first\n\nwith a body\n');

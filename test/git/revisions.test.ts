@@ -180,7 +180,8 @@ describe('resolveRevision', () => {
     const [prefix, count] = hit;
     expect(gitRevParse(repo, prefix)).toBeUndefined();
     const got = await outcome(repo, prefix);
-    expect(got).toEqual({ code: 'USAGE', message: `ambiguous commit id prefix "${prefix}" (${count} commits match)` });
+    const candidates = git(repo, ['rev-list', '--all']).split('\n').filter((o) => o.startsWith(prefix)).sort().map((o) => o.slice(0, 12));
+    expect(got).toEqual({ code: 'USAGE', message: `ambiguous commit id prefix "${prefix}": ${count} commits match (${candidates.join(', ')})` });
     expect((await outcome(repo, `${prefix}~1`)).message).toMatch(/ambiguous/);
   });
 
