@@ -24,6 +24,7 @@ import { findRepo, type Repo } from '../workspace/repo.js';
 import { withLock, type CommandContext } from './context.js';
 import { hasHistoryScope, scopePointers, type GcScope, type ScopeRoot } from './gc-scope.js';
 import { parentsFirst, treeLookup, walkObjects, type WalkResult } from './maintenance-walk.js';
+import { crashPoint } from '../core/crash-points.js';
 
 export const DEFAULT_GRACE = '7d';
 
@@ -324,6 +325,7 @@ function removeLocal(cache: LocalCache, go: LocalEntry[], side: GcSide): void {
   const proper = go.filter((o) => !o.incomplete);
   const { waves, files } = deletionOrder(proper, (o) => childrenOf(peekLocal(cache.objectPath(o.id), WHOLE_TREE)));
   for (const o of [...waves.flat(), ...files, ...go.filter((x) => x.incomplete)]) {
+    crashPoint('gc:delete');
     if (cache.removeObject(o.id, { incomplete: o.incomplete })) {
       side.removed++;
       side.removedBytes += o.size;
@@ -361,6 +363,7 @@ async function removeRemote(remote: RemoteStore, cache: LocalCache, go: RemoteOb
       return;
     }
     try {
+      crashPoint('gc:delete-remote');
       await withRetries(() => remote.delete(o.id), DEFAULT_RETRY);
       side.removed++;
       side.removedBytes += o.size;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import { objectRelPath, type ObjectId } from '../core/id.js';
+import { crashPoint } from '../core/crash-points.js';
 
 export const IO_BUFFER_SIZE = 4 << 20;
 const OBJECT_MODE = 0o444;
@@ -62,6 +63,7 @@ export class LocalCache {
    */
   publish(tempPath: string, id: ObjectId): void {
     const finalPath = this.objectPath(id);
+    crashPoint('cache:publish');
     // rename() atomically replaces an existing object, whose content is identical by construction
     // (or damaged, in which case this repairs it); readers holding the old file keep reading it.
     try {
