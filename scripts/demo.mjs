@@ -74,6 +74,7 @@ try {
   run('cat', ['data.mlv']);
   git('add', 'train.py');
   git('commit', '-qm', 'v1: dataset and model');
+  git('tag', 'v1');
   const v1Model = fs.readFileSync(path.join(repo, 'models/model.bin'));
   const v1Csv = fs.readFileSync(path.join(repo, 'data/train/part-000.csv'));
 
@@ -127,13 +128,34 @@ try {
   mlv('pull');
   check(fs.readFileSync(path.join(repo, 'models/model.bin')).equals(fs.readFileSync(path.join(colleague, 'models/model.bin'))), 'we have the colleague\'s model, bit for bit');
 
+  title('Any commit, bit for bit: list, compare, get and export v1 without touching the workspace');
+  mlv('ls', '--rev', 'v1');
+  mlv('diff', 'v1', 'HEAD');
+  const v1Dir = path.join(work, 'data-v1');
+  mlv('get', 'data', '--rev', 'v1', '-o', v1Dir);
+  check(fs.readFileSync(path.join(v1Dir, 'train/part-000.csv')).equals(v1Csv), 'mlv get wrote v1 of data/ outside the workspace');
+  mlv('export', 'data', 'models', '--rev', 'v1', '-o', path.join(work, 'v1-a.tar'));
+  mlv('export', 'data', 'models', '--rev', 'v1', '-o', path.join(work, 'v1-b.tar'));
+  check(fs.readFileSync(path.join(work, 'v1-a.tar')).equals(fs.readFileSync(path.join(work, 'v1-b.tar'))), 'two exports of v1 are byte-identical');
+
+  title('Git hooks: git checkout brings the data along');
+  mlv('install-hooks');
+  git('checkout', '-q', 'v1');
+  check(fs.readFileSync(path.join(repo, 'models/model.bin')).equals(v1Model), 'after git checkout v1, the model is v1 without running mlv');
+  git('checkout', '-q', 'main');
+  check(!fs.readFileSync(path.join(repo, 'models/model.bin')).equals(v1Model), 'back on main, the newest model is back');
+
+  title('Housekeeping: verify every object, see what gc would remove');
+  mlv('fsck');
+  mlv('gc', '--all-commits', '--grace', '0', '--dry-run');
+
   title('Safety: checkout never overwrites unsaved work');
   write('data/test/part-000.csv', 'unsaved experiment\n');
   mlvFails('checkout', 'data');
   mlv('checkout', '--force', 'data');
   check(fs.readFileSync(path.join(repo, 'data/test/part-000.csv'), 'utf8') !== 'unsaved experiment\n', 'the tracked version is restored');
 
-  process.stdout.write('\n\x1b[1mDemo finished: init, add, commit, change, status, checkout, push, clone and pull all worked.\x1b[0m\n');
+  process.stdout.write('\n\x1b[1mDemo finished: init, add, commit, change, status, checkout, push, clone, pull, ls, diff, get, export, hooks, fsck and gc all worked.\x1b[0m\n');
 } finally {
   if (keep) process.stdout.write(`kept ${work}\n`);
   else fs.rmSync(work, { recursive: true, force: true });
