@@ -11,7 +11,8 @@ import { ObjectAccess } from '../history/objects.js';
 import { refuseInsideProject } from '../history/output-guard.js';
 import { expandNode, selectPath, type DataNode } from '../history/select.js';
 import { normaliseRepoPath, openSource } from '../history/source.js';
-import { TarWriter } from '../history/tar-writer.js';
+import { TarWriter, type ArchiveSink } from '../history/tar-writer.js';
+import { writeAll } from '../storage/local-cache.js';
 import type { CommandContext } from './context.js';
 
 export const MANIFEST_NAME = '.mlv-export.json';
@@ -57,6 +58,7 @@ export async function exportArchive(ctx: CommandContext, opts: ExportOptions): P
   const source = await openSource({ cwd: ctx.cwd, rev: opts.rev ?? 'HEAD', ...(opts.repo !== undefined ? { repo: opts.repo } : {}) });
   const access = new ObjectAccess(source, { remote: opts.remote, jobs: opts.jobs, onProgress: ctx.onProgress });
   let temp: string | undefined;
+  let fd: number | undefined;
   try {
     const output = toStdout ? '-' : path.resolve(ctx.cwd, opts.out);
     if (!toStdout) {
@@ -88,14 +90,12 @@ export async function exportArchive(ctx: CommandContext, opts: ExportOptions): P
       paths: rels,
       files: files.map((f) => ({ path: f.path, id: f.id, size: f.size, executable: f.exec })),
     };
-    let out: Writable;
-    if (toStdout) {
-      out = opts.stdout!;
-    } else {
+    if (!toStdout) {
       fs.mkdirSync(path.dirname(output), { recursive: true });
       temp = `${output}.mlv-tmp-${process.pid}`;
-      out = fs.createWriteStream(temp, { flags: 'wx' });
+      fd = fs.openSync(temp, 'w', 0o644);
     }
+    const out: ArchiveSink = fd === undefined ? opts.stdout! : { write: (chunk: Buffer) => writeAll(fd!, chunk) };
     const tar = new TarWriter(out, new Date(source.committedAt! * 1000));
     try {
       tar.bytesEntry(MANIFEST_NAME, Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
@@ -115,8 +115,10 @@ export async function exportArchive(ctx: CommandContext, opts: ExportOptions): P
       tar.abort(err as Error);
       throw err;
     }
-    if (temp) {
-      await new Promise<void>((resolve, reject) => (out as fs.WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (temp && fd !== undefined) {
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = undefined;
       try {
         fs.renameSync(temp, output);
       } catch (err) {
@@ -128,6 +130,7 @@ export async function exportArchive(ctx: CommandContext, opts: ExportOptions): P
   } catch (err) {
     return wrapFsError(err, `write ${opts.out}`);
   } finally {
+    if (fd !== undefined) fs.closeSync(fd);
     if (temp) fs.rmSync(temp, { force: true });
     access.close();
     source.dispose();

@@ -50,9 +50,13 @@ export class ObjectAccess {
     for (const [id, entries] of trees) this.memory.set(id, entries);
   }
 
-  /** The cache holding file object `id`, if any. */
+  private readonly holder = new Map<ObjectId, LocalCache | null>();
+
+  /** The cache holding file object `id`, if any (remembered until something is fetched). */
   cacheWith(id: ObjectId): LocalCache | undefined {
-    return this.source.caches.find((c) => c.has(id));
+    let hit = this.holder.get(id);
+    if (hit === undefined) this.holder.set(id, (hit = this.source.caches.find((c) => c.has(id)) ?? null));
+    return hit ?? undefined;
   }
 
   /** Whether a tree object (complete, not just a listing kept on the way down) is in a cache. */
@@ -115,6 +119,7 @@ export class ObjectAccess {
       throw err;
     }
     const graph: ObjectGraph = { nodes, pathTrees: [], unreadable: [] };
+    for (const id of nodes.keys()) this.holder.delete(id);
     const summary = await fetchGraph(this.source.caches[0]!, remote.store, graph, { jobs: remote.jobs, onProgress: this.opts.onProgress });
     this.fetched.transferred += summary.transferred;
     this.fetched.transferredBytes += summary.transferredBytes;
