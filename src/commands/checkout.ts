@@ -18,6 +18,7 @@ import { loadPointer, resolveTargets, type LoadedTarget } from '../workspace/tar
 import { TreeReader, flattenTree } from '../workspace/tree-reader.js';
 import { withLock, type CommandContext } from './context.js';
 import { crashPoint } from '../core/crash-points.js';
+import { assertDistinctNames, probeFolding } from '../workspace/name-folding.js';
 
 export interface CheckoutOptions {
   targets?: string[];
@@ -178,6 +179,8 @@ async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, re
     }
   }
   const kept = (rel: string) => keep.some((k) => rel === k || rel.startsWith(k + '/'));
+  const parentRel = path.posix.dirname(targetRel) === '.' ? '' : path.posix.dirname(targetRel);
+  if (fs.existsSync(repo.abs(parentRel))) assertDistinctNames(desired.keys(), probeFolding(repo.abs(parentRel)), 'checkout');
 
   const current = await readCurrent(repo, base, stats, { jobs: opts.jobs, onProgress: ctx.onProgress });
   for (const [rel, cur] of current) {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { wrapFsError } from '../core/errors.js';
 import type { LocalCache } from '../storage/local-cache.js';
 import { Linker } from '../workspace/linker.js';
+import { assertDistinctNames, probeFolding } from '../workspace/name-folding.js';
 import type { ObjectAccess } from './objects.js';
 import { expandNode, type DataNode } from './select.js';
 
@@ -49,6 +50,7 @@ export async function planOutput(access: ObjectAccess, nodes: DataNode[], baseRe
  * Returns how many files came from a cache without fetching.
  */
 export async function writeOutput(access: ObjectAccess, plan: Plan, output: string): Promise<{ fromCache: number }> {
+  assertDistinctNames([...plan.dirs, ...plan.files.map((f) => f.dest)], probeFolding(path.dirname(output)), 'mlv get');
   const fromCache = plan.files.filter((f) => access.cacheWith(f.node.id)).length;
   await access.fetchMissing(plan.files.map((f) => ({ id: f.node.id, size: f.node.size, path: f.node.path })));
   const staging = path.join(path.dirname(output), `.mlv-get-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
