@@ -67,7 +67,7 @@ export async function writeOutput(access: ObjectAccess, plan: Plan, output: stri
     for (const f of plan.files) {
       const cache = access.cacheWith(f.node.id)!;
       const dest = isFile ? path.join(staging, 'file') : path.join(staging, ...f.dest.split('/'));
-      linkerFor(cache).place(f.node.id, dest, f.node.exec);
+      linkerFor(cache).place(f.node.id, dest, f.node.exec, { direct: true });
     }
     fs.renameSync(isFile ? path.join(staging, 'file') : staging, output);
   } catch (err) {

@@ -28,9 +28,13 @@ export class Linker {
     this.umask = process.umask();
   }
 
-  /** Writes object `id` at `dest` (whose parent folder exists). Returns the strategy used. */
-  place(id: ObjectId, dest: string, exec: boolean): LinkStrategy {
-    const temp = path.join(path.dirname(dest), `.mlv-tmp-${process.pid}-${(tempCounter++).toString(36)}`);
+  /**
+   * Writes object `id` at `dest` (whose parent folder exists). Returns the strategy used. `direct`
+   * writes `dest` itself instead of a temp file renamed over it: for a private staging folder that
+   * no one else reads until it is complete.
+   */
+  place(id: ObjectId, dest: string, exec: boolean, opts: { direct?: boolean } = {}): LinkStrategy {
+    const temp = opts.direct ? dest : path.join(path.dirname(dest), `.mlv-tmp-${process.pid}-${(tempCounter++).toString(36)}`);
     const candidates = this.strategies.filter((s) => !this.disabled.has(s));
     if (!candidates.includes('copy')) candidates.push('copy');
     for (const strategy of candidates) {
@@ -50,6 +54,7 @@ export class Linker {
         }
         return wrapFsError(err, `write ${dest}`);
       }
+      if (temp === dest) return strategy;
       try {
         fs.renameSync(temp, dest);
       } catch (err) {
