@@ -200,7 +200,7 @@ async function addOne(repo: Repo, p: Planned, stats: StatCache, opts: AddOptions
 /** An existing pointer, or undefined when there is none or it is unreadable (re-adding replaces it). */
 function readExistingPointer(repo: Repo, pointerRel: string, name: string): Pointer | undefined {
   try {
-    return parsePointer(fs.readFileSync(repo.abs(pointerRel), 'utf8'), pointerRel, name);
+    return parsePointer(fs.readFileSync(repo.abs(pointerRel)), pointerRel, name);
   } catch {
     return undefined;
   }

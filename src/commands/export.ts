@@ -62,7 +62,7 @@ export async function exportArchive(ctx: CommandContext, opts: ExportOptions): P
   try {
     const output = toStdout ? '-' : path.resolve(ctx.cwd, opts.out);
     if (!toStdout) {
-      refuseInsideProject(output, source.repo);
+      refuseInsideProject(output, source.repo, source.gitRoot);
       const st = fs.lstatSync(output, { throwIfNoEntry: false });
       if (st?.isDirectory()) throw new MlvError('USAGE', `${opts.out} is a folder; give the archive's file name`, { hint: `mlv export ... -o ${path.join(opts.out, 'data.tar')}` });
       if (st && !opts.force) throw new MlvError('CONFLICT', `${output} already exists`, { hint: 'use --force to replace it, or choose another name' });

@@ -40,11 +40,14 @@ export interface ScopePointers {
   warnings: string[];
 }
 
-const ID_IN_TEXT = /[0-9a-f]{64}/g;
+const ID_IN_TEXT = /[0-9a-fA-F]{64}/g;
 
-/** Object ids in the text of a pointer that does not parse; `file` only when it says so unambiguously. */
+/**
+ * Object ids in the text of a pointer that does not parse (in either case: an upper-cased id still
+ * names the object); `file` only when it says so unambiguously.
+ */
 function salvage(text: string): { ids: ObjectId[]; kind: 'file' | 'unknown' } {
-  const ids = [...new Set(text.match(ID_IN_TEXT) ?? [])] as ObjectId[];
+  const ids = [...new Set((text.match(ID_IN_TEXT) ?? []).map((id) => id.toLowerCase()))] as ObjectId[];
   const kind = /^kind: *file *$/m.test(text) && !/kind: *dir/.test(text) ? 'file' : 'unknown';
   return { ids, kind };
 }
@@ -54,14 +57,14 @@ class RootSet {
   readonly warnings: string[] = [];
   pointerFiles = 0;
 
-  add(text: string, pointerRel: string, targetRel: string, where: string): void {
+  add(bytes: Buffer, pointerRel: string, targetRel: string, where: string): void {
     this.pointerFiles++;
     try {
-      const p = parsePointer(text, pointerRel, path.posix.basename(targetRel));
+      const p = parsePointer(bytes, pointerRel, path.posix.basename(targetRel));
       this.put({ id: p.id, kind: p.kind, path: targetRel, where });
     } catch (err) {
       if (!(err instanceof MlvError) || err.code !== 'INVALID_POINTER') throw err;
-      const { ids, kind } = salvage(text);
+      const { ids, kind } = salvage(bytes.toString('latin1'));
       for (const id of ids) this.put({ id, kind, path: targetRel, where });
       this.warnings.push(
         `${where}: ${err.message}; ${ids.length === 0 ? 'it names no object id, so nothing is kept for it' : `kept the ${ids.length === 1 ? 'object id' : `${ids.length} object ids`} written in it`}`,
@@ -78,9 +81,9 @@ class RootSet {
 /** The working tree's pointer files (invalid ones salvaged as described above). */
 function addWorkspace(repo: Repo, set: RootSet): void {
   for (const t of discoverPointers(repo)) {
-    let text: string;
+    let text: Buffer;
     try {
-      text = fs.readFileSync(repo.abs(t.pointerRel), 'utf8');
+      text = fs.readFileSync(repo.abs(t.pointerRel));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') continue;
       throw err;
@@ -143,7 +146,7 @@ export async function scopePointers(repo: Repo, scope: GcScope): Promise<ScopePo
       const key = `${p.blob}:${path.posix.basename(p.targetRel)}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      set.add(await lister.text(p.blob, p.pointerRel), p.pointerRel, p.targetRel, describe(commit));
+      set.add(await lister.bytes(p.blob, p.pointerRel), p.pointerRel, p.targetRel, describe(commit));
     }
   }
   return { roots: [...set.roots.values()], commits: commits.size, pointerFiles: set.pointerFiles, warnings: set.warnings };

@@ -41,7 +41,7 @@ export async function get(ctx: CommandContext, opts: GetOptions): Promise<GetRes
   try {
     const selection = await selectPath(access, source.tracked, rel);
     const output = outputPath(ctx.cwd, opts.out, selection.rel);
-    refuseInsideProject(output, source.repo);
+    refuseInsideProject(output, source.repo, source.gitRoot);
     const single = !selection.plainFolder;
     const plan = await planOutput(access, selection.nodes, selection.rel, single);
     fs.mkdirSync(path.dirname(output), { recursive: true });

@@ -53,17 +53,44 @@ export function pointerNameFor(targetName: string): string {
   return targetName + POINTER_SUFFIX;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The text of a pointer file's bytes, refusing invalid UTF-8 (naming the line) instead of replacing it. */
+function decodePointer(bytes: Uint8Array, fail: (line: number, message: string) => never): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i === bytes.length || bytes[i] === 0x0a) {
+        try {
+          strictUtf8.decode(bytes.subarray(start, i));
+        } catch {
+          break;
+        }
+        line++;
+        start = i + 1;
+      }
+    }
+    return fail(line, 'not valid UTF-8');
+  }
+}
+
 /**
- * Parses pointer text. `file` names the pointer in errors; `expectedPath`, when given, is the
- * target name implied by the pointer's own file name, which the `path` key must equal.
+ * Parses a pointer file: its bytes (as read from disk or Git: invalid UTF-8 is an error) or its
+ * text. `file` names the pointer in errors; `expectedPath`, when given, is the target name implied
+ * by the pointer's own file name, which the `path` key must equal.
  */
-export function parsePointer(text: string, file: string, expectedPath?: string): Pointer {
+export function parsePointer(input: string | Uint8Array, file: string, expectedPath?: string): Pointer {
   const fail = (line: number, message: string): never => {
     throw new MlvError('INVALID_POINTER', `${file}:${line}: ${message}`, {
       hint: 'restore the pointer from Git (git checkout -- <file>) or re-create it with mlv add',
       details: { file, line },
     });
   };
+  if (typeof input !== 'string' && input.length > MAX_POINTER_BYTES) fail(1, `pointer file is larger than ${MAX_POINTER_BYTES} bytes`);
+  const text = typeof input === 'string' ? input : decodePointer(input, fail);
   if (Buffer.byteLength(text) > MAX_POINTER_BYTES) fail(1, `pointer file is larger than ${MAX_POINTER_BYTES} bytes`);
   if (text.startsWith('\uFEFF')) fail(1, 'byte-order mark is not allowed');
   if (text.length === 0) fail(1, 'empty pointer file');

@@ -47,6 +47,9 @@ export interface CommitInfo {
 export interface PointerAtCommit {
   pointerRel: string;
   targetRel: string;
+  /** The blob's bytes (parsePointer checks that they are UTF-8). */
+  bytes: Buffer;
+  /** The same, decoded (invalid UTF-8 replaced): for display and salvaging only. */
   text: string;
 }
 
@@ -208,11 +211,10 @@ export async function listPointersAt(root: string, commitOid: string): Promise<P
   const isPointer = (f: FileEntry) => name(f.rel).endsWith(POINTER_SUFFIX) && name(f.rel).length > POINTER_SUFFIX.length;
   const pointers = files.filter((f) => isRegular(f) && isPointer(f) && !insideTarget(f.rel));
   const found = await Promise.all(
-    pointers.map(async (p) => ({
-      pointerRel: p.rel,
-      targetRel: p.rel.slice(0, -POINTER_SUFFIX.length),
-      text: (await readBlobBytes(root, p.oid, p.rel)).toString('utf8'),
-    })),
+    pointers.map(async (p) => {
+      const bytes = await readBlobBytes(root, p.oid, p.rel);
+      return { pointerRel: p.rel, targetRel: p.rel.slice(0, -POINTER_SUFFIX.length), bytes, text: bytes.toString('utf8') };
+    }),
   );
   return found.sort((a, b) => (a.targetRel < b.targetRel ? -1 : a.targetRel > b.targetRel ? 1 : 0));
 }

@@ -159,7 +159,7 @@ interface GitTreeEntry {
 /** Pointer files at commits, memoised per Git tree id and per blob id. */
 export class CommitPointers {
   private readonly trees = new Map<string, Promise<CommitPointerFile[]>>();
-  private readonly blobs = new Map<string, Promise<string>>();
+  private readonly blobs = new Map<string, Promise<Buffer>>();
   private gitPromise: Promise<Git> | undefined;
 
   constructor(private readonly root: string) {}
@@ -182,15 +182,15 @@ export class CommitPointers {
     return [...found].sort((a, b) => (a.targetRel < b.targetRel ? -1 : a.targetRel > b.targetRel ? 1 : 0));
   }
 
-  /** The text of a pointer blob (read once per blob id). */
-  text(blob: string, rel: string): Promise<string> {
+  /** The bytes of a pointer blob (read once per blob id). */
+  bytes(blob: string, rel: string): Promise<Buffer> {
     let p = this.blobs.get(blob);
     if (!p) {
       p = (async () => {
         const g = await this.git();
         try {
           const { blob: bytes } = await g.readBlob({ fs, dir: this.root, oid: blob, cache: gitCache });
-          return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+          return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         } catch (err) {
           throw unreadable(err, `file "${rel}" (blob ${blob})`);
         }

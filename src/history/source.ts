@@ -130,7 +130,7 @@ async function open(opts: SourceOptions, cleanups: Array<() => void>, dispose: (
   const tracked = pointers.map((p) => ({
     targetRel: p.targetRel,
     pointerRel: p.pointerRel,
-    pointer: parsePointer(p.text, `${p.pointerRel} at ${short}`, path.posix.basename(p.targetRel)),
+    pointer: parsePointer(p.bytes, `${p.pointerRel} at ${short}`, path.posix.basename(p.targetRel)),
   }));
   if (configText === undefined && !fs.existsSync(path.join(gitRoot, MLV_DIR)) && tracked.length === 0) {
     throw new MlvError('USAGE', `${repository} has no mlv data at ${rev} (no .mlv/config and no pointer files there)`);

@@ -57,9 +57,9 @@ export function discoverPointers(repo: Repo, underRel = ''): Tracked[] {
 }
 
 export function loadPointer(repo: Repo, t: Tracked): LoadedTarget {
-  let text: string;
+  let text: Buffer;
   try {
-    text = fs.readFileSync(repo.abs(t.pointerRel), 'utf8');
+    text = fs.readFileSync(repo.abs(t.pointerRel));
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') throw new MlvError('NOT_FOUND', `${t.pointerRel} does not exist`);
     throw err;
