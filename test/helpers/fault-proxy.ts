@@ -13,7 +13,7 @@
  * (only that one), and the request log records which. A rule's action may be a list, e.g.
  * [fault.delay(200), fault.stripRequestHeader('if-none-match')]: request modifiers (delay,
  * strip-request-header) first, then at most one of status / reset-request-after-bytes, or at
- * most one response fault.
+ * most one response fault (forward-then-status and map-response-body count as response faults).
  */
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -41,7 +41,13 @@ export type FaultAction =
   /** Wait `ms` before forwarding (or before answering, combined with status). */
   | { type: 'delay'; ms: number }
   /** Remove a request header before forwarding, e.g. 'if-none-match' (a server ignoring it). */
-  | { type: 'strip-request-header'; name: string };
+  | { type: 'strip-request-header'; name: string }
+  /** Forward the whole request (the server acts on it), then discard the server's answer and reply
+   * with an S3-style XML error instead: e.g. a PUT stored, but answered 412 PreconditionFailed. */
+  | { type: 'forward-then-status'; code: number; errorCode?: string; message?: string; headers?: Record<string, string> }
+  /** Serve `map(body)` instead of the server's body (Content-Length fixed): e.g. drop one key from a
+   * ListObjectsV2 answer, as a listing that lags behind a write would. */
+  | { type: 'map-response-body'; map: (body: Buffer, req: RequestInfo) => Buffer };
 
 export const fault = {
   resetRequestAfterBytes: (bytes: number, opts: { forwardPartial?: boolean } = {}): FaultAction => ({ type: 'reset-request-after-bytes', bytes, ...opts }),
@@ -56,6 +62,12 @@ export const fault = {
   replaceResponseBody: (body: Buffer | string): FaultAction => ({ type: 'replace-response-body', body: Buffer.from(body) }),
   delay: (ms: number): FaultAction => ({ type: 'delay', ms }),
   stripRequestHeader: (name: string): FaultAction => ({ type: 'strip-request-header', name }),
+  forwardThenStatus: (code: number, opts: { errorCode?: string; message?: string; headers?: Record<string, string> } = {}): FaultAction => ({
+    type: 'forward-then-status',
+    code,
+    ...opts,
+  }),
+  mapResponseBody: (map: (body: Buffer, req: RequestInfo) => Buffer): FaultAction => ({ type: 'map-response-body', map }),
 };
 
 export interface RequestInfo {
@@ -149,6 +161,30 @@ function matchText(re: RegExp | string, s: string): boolean {
   if (typeof re === 'string') return re === s;
   re.lastIndex = 0;
   return re.test(s);
+}
+
+/** The S3-style XML error (or the given body) and headers of a status reply. */
+function errorReply(
+  action: { code: number; errorCode?: string; message?: string; retryAfterSeconds?: number; body?: string | Buffer; headers?: Record<string, string> },
+  entry: { seq: number; path: string },
+): { body: Buffer; headers: Record<string, string | number> } {
+  const [defCode, defMsg] = DEFAULT_ERROR[action.code] ?? ['InternalError', http.STATUS_CODES[action.code] ?? 'Error'];
+  const requestId = `FAULTPROXY${entry.seq}`;
+  const body =
+    action.body !== undefined
+      ? Buffer.from(action.body)
+      : Buffer.from(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${action.errorCode ?? defCode}</Code>` +
+            `<Message>${action.message ?? defMsg}</Message><Resource>${entry.path}</Resource><RequestId>${requestId}</RequestId></Error>`,
+        );
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/xml',
+    'Content-Length': body.length,
+    'x-amz-request-id': requestId,
+    ...(action.retryAfterSeconds !== undefined ? { 'Retry-After': String(action.retryAfterSeconds) } : {}),
+    ...action.headers,
+  };
+  return { body, headers };
 }
 
 /** Starts the proxy in front of `targetUrl` (http://host:port, loopback). */
@@ -248,22 +284,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     const action = actions.find((a) => a.type !== 'delay' && a.type !== 'strip-request-header');
 
     if (action?.type === 'status') {
-      const [defCode, defMsg] = DEFAULT_ERROR[action.code] ?? ['InternalError', http.STATUS_CODES[action.code] ?? 'Error'];
-      const requestId = `FAULTPROXY${entry.seq}`;
-      const body =
-        action.body !== undefined
-          ? Buffer.from(action.body)
-          : Buffer.from(
-              `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${action.errorCode ?? defCode}</Code>` +
-                `<Message>${action.message ?? defMsg}</Message><Resource>${entry.path}</Resource><RequestId>${requestId}</RequestId></Error>`,
-            );
-      const headers: Record<string, string | number> = {
-        'Content-Type': 'application/xml',
-        'Content-Length': body.length,
-        'x-amz-request-id': requestId,
-        ...(action.retryAfterSeconds !== undefined ? { 'Retry-After': String(action.retryAfterSeconds) } : {}),
-        ...action.headers,
-      };
+      const { body, headers } = errorReply(action, entry);
       // Expect: 100-continue answered with a final status: the client will not send the body, so
       // this connection cannot be reused. Otherwise the unread body is discarded by Node.
       if (expectContinue) headers.Connection = 'close';
@@ -367,6 +388,18 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       const count = (c: Buffer) => (entry.responseBytes += c.length);
       const bodyless = entry.method === 'HEAD' || status === 204 || status === 304;
 
+      if (fa?.type === 'forward-then-status') {
+        // The server has acted on the request; its answer is replaced by the error.
+        upRes.resume();
+        upRes.on('end', () => {
+          if (entry.outcome !== 'pending') return;
+          const { body, headers } = errorReply(fa, entry);
+          entry.status = fa.code;
+          res.writeHead(fa.code, headers);
+          res.end(body, () => finish(entry, 'ok'));
+        });
+        return;
+      }
       if (!fa || bodyless) {
         writeHead(pairs);
         upRes.on('data', count);
@@ -440,13 +473,15 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
           return;
         }
         case 'truncate-response-clean':
-        case 'replace-response-body': {
+        case 'replace-response-body':
+        case 'map-response-body': {
           const chunks: Buffer[] = [];
           upRes.on('data', (c: Buffer) => chunks.push(c));
           upRes.on('end', () => {
             if (entry.outcome !== 'pending') return;
             const original = Buffer.concat(chunks);
-            const body = fa.type === 'replace-response-body' ? fa.body : original.subarray(0, Math.max(0, fa.bytes));
+            const body =
+              fa.type === 'replace-response-body' ? fa.body : fa.type === 'map-response-body' ? fa.map(original, entry) : original.subarray(0, Math.max(0, fa.bytes));
             const p = pairs.filter(([k]) => !['content-length', 'transfer-encoding', 'content-md5'].includes(k.toLowerCase()));
             p.push(['Content-Length', String(body.length)]);
             writeHead(p);
