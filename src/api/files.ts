@@ -93,8 +93,16 @@ export async function openFile(opts: ReadOptions): Promise<Readable> {
     const node = selection.nodes[0]!;
     if (selection.plainFolder || node.kind !== 'file') throw new MlvError('USAGE', `${selection.rel} is a folder; open the files inside it (listFiles gives them)`);
     const cache = access.cacheWith(node.id);
-    const body = cache ? fs.createReadStream(cache.objectPath(node.id), { highWaterMark: 1 << 20 }) : Readable.from(await access.remoteBody(node.id, node.path));
-    const verified = new Verifier(node.id, node.size, node.path);
+    let body: Readable;
+    let label = `${node.path} in the cache`;
+    if (cache) {
+      body = fs.createReadStream(cache.objectPath(node.id), { highWaterMark: 1 << 20 });
+    } else {
+      const remote = await access.remoteBody(node.id, node.path);
+      body = Readable.from(remote.body);
+      label = `${node.path} from ${remote.label}`;
+    }
+    const verified = new Verifier(node.id, node.size, label);
     body.on('error', (err: Error) => verified.destroy(err));
     verified.on('close', close);
     return body.pipe(verified);

@@ -133,10 +133,10 @@ export class ObjectAccess {
   }
 
   /** The bytes of object `id` straight from the remote (not verified here: the caller hashes them). */
-  async remoteBody(id: ObjectId, where: string): Promise<AsyncIterable<Uint8Array>> {
+  async remoteBody(id: ObjectId, where: string): Promise<{ body: AsyncIterable<Uint8Array>; label: string }> {
     const remote = await this.openRemote();
     try {
-      return (await withRetries(() => remote.store.get(id, 0), DEFAULT_RETRY)).body;
+      return { body: (await withRetries(() => remote.store.get(id, 0), DEFAULT_RETRY)).body, label: remote.label };
     } catch (err) {
       if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') {
         throw new MlvError('MISSING_OBJECTS', `${where} (object ${id}) is neither in the cache nor on ${remote.label}`, { hint: 'it was probably never pushed: run mlv push where it was added' });

@@ -88,12 +88,32 @@ export class S3Remote implements RemoteStore {
     return (this.prefix ? `${this.prefix}/` : '') + objectRelPath(id);
   }
 
+  private bucketChecked: Promise<void> | undefined;
+
+  /**
+   * A 404 on an object may mean the bucket itself is missing (a HEAD response has no body to say
+   * which). Checked once per run: a missing bucket stops the command with its own message.
+   */
+  private async notFound(): Promise<void> {
+    this.bucketChecked ??= this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket })).then(
+      () => undefined,
+      (err: unknown) => {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e?.name === 'NoSuchBucket' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404) throw translate({ ...e, name: 'NoSuchBucket' }, this.label);
+      },
+    );
+    return this.bucketChecked;
+  }
+
   async stat(id: ObjectId): Promise<number | undefined> {
     try {
       const r = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(id) }));
       return r.ContentLength ?? 0;
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) {
+        await this.notFound();
+        return undefined;
+      }
       throw translate(err, this.label);
     }
   }
@@ -201,7 +221,10 @@ export class S3Remote implements RemoteStore {
       if (totalSize !== undefined) result.totalSize = totalSize;
       return result;
     } catch (err) {
-      if (isNotFound(err)) throw new MlvError('MISSING_OBJECTS', `object ${id} is not on the remote ${this.label}`);
+      if (isNotFound(err)) {
+        await this.notFound();
+        throw new MlvError('MISSING_OBJECTS', `object ${id} is not on the remote ${this.label}`);
+      }
       throw translate(err, this.label);
     }
   }
@@ -221,6 +244,7 @@ export class S3Remote implements RemoteStore {
 
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === 'NoSuchBucket') return false;
   return e?.$metadata?.httpStatusCode === 404 || e?.name === 'NotFound' || e?.name === 'NoSuchKey';
 }
 

@@ -58,7 +58,8 @@ export class ConfigFile {
       }
       if (t.startsWith('[')) fail(n, `malformed section header ${JSON.stringify(t)}`);
       const kv = /^([a-z][a-z0-9_]*)\s*=\s*(.*)$/s.exec(t);
-      if (!kv) fail(n, `expected "key = value", found ${JSON.stringify(t.slice(0, 60))}`);
+      // Not quoted back: the line may hold a secret (config.local).
+      if (!kv) fail(n, 'expected "key = value"');
       if (section === '') fail(n, 'key outside of any [section]');
       const key = `${section}.${kv![1]}`;
       if (seen.has(key)) fail(n, `duplicate key ${key}`);

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { MlvError } from '../core/errors.js';
 import { ConfigFile } from './config-file.js';
-import { REMOTE_OPTIONS } from './remote-options.js';
+import { CONTROL, REMOTE_OPTIONS } from './remote-options.js';
 
 export type LinkStrategy = 'reflink' | 'hardlink' | 'symlink' | 'copy';
 export const LINK_STRATEGIES: readonly LinkStrategy[] = ['reflink', 'hardlink', 'symlink', 'copy'];
@@ -80,11 +80,13 @@ export function validateConfigValue(key: string, value: string): void {
       hint: `known keys: ${Object.keys(CONFIG_KEYS).join(', ')}, remote.<name>.{${Object.keys(REMOTE_OPTIONS).join(',')}}`,
     });
   }
-  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(value)) {
+  if (CONTROL.test(value)) {
     throw new MlvError('USAGE', `invalid value for ${key}: control characters and line breaks are not allowed`);
   }
   const problem = spec.validate(value);
-  if (problem) throw new MlvError('USAGE', `invalid value for ${key}: ${JSON.stringify(value)}: ${problem}`);
+  // Secrets, URLs and endpoints may hold credentials: their values are never repeated.
+  const shown = spec.secret || /\.(url|endpoint)$/.test(key) ? '' : `${JSON.stringify(value)}: `;
+  if (problem) throw new MlvError('USAGE', `invalid value for ${key}: ${shown}${problem}`);
 }
 
 export class Config {

@@ -37,6 +37,11 @@ export interface GraphTarget {
 
 export type TreeSource = (id: ObjectId, path: string) => Promise<{ entries: TreeEntry[]; bytes?: Buffer } | null>;
 
+/** A damaged or missing tree is reported with its path; anything else stops the command. */
+function isTreeProblem(err: unknown): err is MlvError {
+  return err instanceof MlvError && ['CORRUPT_OBJECT', 'INVALID_TREE', 'MISSING_OBJECTS'].includes(err.code);
+}
+
 export async function buildGraph(targets: GraphTarget[], readTree: TreeSource): Promise<ObjectGraph> {
   const graph: ObjectGraph = { nodes: new Map(), pathTrees: [], unreadable: [] };
   const addTree = async (id: ObjectId, path: string, size: number): Promise<void> => {
@@ -47,7 +52,7 @@ export async function buildGraph(targets: GraphTarget[], readTree: TreeSource): 
     } catch (err) {
       // A damaged tree is reported with its path; anything else (the remote is unreachable,
       // credentials refused) stops the command.
-      if (!(err instanceof MlvError) || !['CORRUPT_OBJECT', 'INVALID_TREE', 'MISSING_OBJECTS'].includes(err.code)) throw err;
+      if (!isTreeProblem(err)) throw err;
       graph.unreadable.push({ id, path, reason: err.message });
       return;
     }
@@ -81,7 +86,14 @@ export async function buildGraph(targets: GraphTarget[], readTree: TreeSource): 
     let path = t.targetRel;
     const parts = t.subpath.split('/');
     for (let i = 0; i < parts.length; i++) {
-      const tree = await readTree(id, path);
+      let tree: { entries: TreeEntry[]; bytes?: Buffer } | null;
+      try {
+        tree = await readTree(id, path);
+      } catch (err) {
+        if (!isTreeProblem(err)) throw err;
+        graph.unreadable.push({ id, path, reason: (err as MlvError).message });
+        break;
+      }
       if (!tree) {
         graph.unreadable.push({ id, path, reason: 'not in the cache or on the remote' });
         break;

@@ -2,7 +2,8 @@
 import type { KeySpec } from './config.js';
 
 const bool = (v: string) => (v === 'true' || v === 'false' ? undefined : 'expected true or false');
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** C0 and C1 control characters, DEL, and the Unicode line and paragraph separators. */
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 export const REMOTE_OPTIONS: Record<string, KeySpec> = {
   url: {
@@ -40,7 +41,7 @@ export const REMOTE_OPTIONS: Record<string, KeySpec> = {
 /** Why a remote URL is unacceptable, or undefined. Never echoes the URL (it may hold a secret). */
 export function remoteUrlProblem(url: string): string | undefined {
   if (url.length === 0) return 'empty URL';
-  if (CONTROL.test(url) || /[\u2028\u2029]/.test(url)) return 'control characters and line breaks are not allowed in a remote URL';
+  if (CONTROL.test(url)) return 'control characters and line breaks are not allowed in a remote URL';
   if (/^s3:\/\//i.test(url)) {
     const rest = url.slice(5);
     const slash = rest.indexOf('/');
