@@ -5,7 +5,7 @@ import { MlvError } from '../core/errors.js';
 import type { ObjectId } from '../core/id.js';
 import { POINTER_SUFFIX, formatPointer, parsePointer, type Pointer, type TargetKind } from '../core/pointer.js';
 import { GitRepo } from '../git/git-adapter.js';
-import { writeFileAtomic } from '../workspace/atomic.js';
+import { removeStaleTemps, writeFileAtomic } from '../workspace/atomic.js';
 import { addIgnoreEntry } from '../workspace/gitignore.js';
 import { findRepo, type Repo } from '../workspace/repo.js';
 import { cacheObjectIdOfLink, refuseUnsupported, scanFolder } from '../workspace/scan.js';
@@ -70,6 +70,15 @@ export async function add(ctx: CommandContext, opts: AddOptions): Promise<AddRes
     crashPoint('add:before-stage');
     const staged: string[] = [];
     const stage = opts.stage ?? repo.config.autostage;
+    if (stage && !repo.config.noScm) {
+      const gitRepo = new GitRepo(repo.root);
+      // Unchanged pointers too, if a killed run wrote them but never staged them (and a
+      // .gitignore it created; one with other edits is the user's to stage).
+      const pointers = targets.map((t) => t.pointer).filter((p) => !toStage.has(p));
+      const ignores = [...new Set(targets.map((t) => (path.posix.dirname(t.path) === '.' ? '.gitignore' : `${path.posix.dirname(t.path)}/.gitignore`)))].filter((p) => !toStage.has(p));
+      for (const p of await gitRepo.unstaged(pointers)) toStage.add(p);
+      for (const p of await gitRepo.unstaged(ignores, { newOnly: true })) toStage.add(p);
+    }
     if (stage && !repo.config.noScm && toStage.size > 0) {
       const gitRepo = new GitRepo(repo.root);
       await gitRepo.stage([...toStage]);
@@ -188,6 +197,7 @@ async function addOne(repo: Repo, p: Planned, stats: StatCache, opts: AddOptions
   if (description !== undefined) pointer.description = description;
   const text = formatPointer(pointer);
   let status: AddedTarget['status'] = previous ? 'updated' : 'added';
+  removeStaleTemps(repo.abs(pointerRel));
   crashPoint('add:before-pointer');
   if (previous && formatPointer(previous) === text) status = 'unchanged';
   else writeFileAtomic(repo.abs(pointerRel), text);

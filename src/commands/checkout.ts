@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MlvError } from '../core/errors.js';
+import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { displayPath } from '../core/paths.js';
 import type { ObjectId } from '../core/id.js';
 import type { LinkStrategy } from '../workspace/config.js';
@@ -65,6 +65,7 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
 
 /** The body of checkout, for commands (pull) that already hold the repository lock. */
 export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: CheckoutOptions): Promise<CheckoutResult> {
+  repo.cache.cleanStaleTemps();
   const tracked = resolveTargets(repo, opts.targets ?? [], ctx.cwd, { allowInside: true });
   const loaded = tracked.map((t) => loadPointer(repo, t));
   const stats = StatCache.load(repo.statCachePath);
@@ -103,7 +104,7 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
     const rewritten = new Set(plan.writes.map((w) => w.rel));
     for (const rel of plan.removeFiles) {
       crashPoint('checkout:remove');
-      fs.rmSync(repo.abs(rel), { force: true });
+      removeFile(repo.abs(rel));
       if (!rewritten.has(rel)) summary.deleted++;
     }
     for (const rel of plan.removeDirs) {
@@ -139,6 +140,15 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
   crashPoint('checkout:before-stat-cache');
   stats.save(repo.tmpDir, { prune: (opts.targets ?? []).length === 0 });
   return result;
+}
+
+/** Removes a file, link or special file (never a folder); a file already gone is fine. */
+function removeFile(abs: string): void {
+  try {
+    fs.unlinkSync(abs);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') wrapFsError(err, `remove ${abs}`);
+  }
 }
 
 async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, reader: TreeReader, opts: CheckoutOptions, ctx: CommandContext): Promise<Plan> {

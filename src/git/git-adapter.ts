@@ -3,6 +3,7 @@
  * Git start fast).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { MlvError } from '../core/errors.js';
 
 type IsoGit = typeof import('isomorphic-git');
@@ -21,6 +22,20 @@ export async function findGitRoot(dir: string): Promise<string | undefined> {
     if ((err as { code?: string }).code === 'NotFoundError') return undefined;
     throw err;
   }
+}
+
+/** The Git directory of a work tree: `.git`, or where a `.git` file (worktrees, submodules) points. */
+function gitDirOf(root: string): string {
+  const dotGit = path.join(root, '.git');
+  try {
+    if (fs.statSync(dotGit).isFile()) {
+      const m = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, 'utf8'));
+      if (m) return path.resolve(root, m[1]!.trim());
+    }
+  } catch {
+    // no .git: the default below
+  }
+  return dotGit;
 }
 
 export class GitRepo {
@@ -53,8 +68,38 @@ export class GitRepo {
     return g.isIgnored({ fs, dir: this.root, filepath: relPath });
   }
 
+  /** Of these paths, those whose working copy differs from the index (e.g. left unstaged by a killed run). */
+  async unstaged(relPaths: string[], opts: { newOnly?: boolean } = {}): Promise<string[]> {
+    const g = await git();
+    const out: string[] = [];
+    for (const p of relPaths) {
+      const st = await g.status({ fs, dir: this.root, filepath: p, cache: this.cache });
+      if (opts.newOnly ? st === '*added' : st.startsWith('*') && st !== '*unmodified' && st !== '*absent') out.push(p);
+    }
+    return out;
+  }
+
+  /**
+   * Waits (up to `timeoutMs`) while a Git command holds the index lock, as Git itself refuses to
+   * touch the index then: isomorphic-git ignores that lock, and Git's rename at its end would drop
+   * mlv's entries.
+   */
+  async waitForIndexLock(timeoutMs = 5000): Promise<void> {
+    const lock = path.join(gitDirOf(this.root), 'index.lock');
+    const deadline = Date.now() + timeoutMs;
+    while (fs.existsSync(lock)) {
+      if (Date.now() > deadline) {
+        throw new MlvError('LOCKED', `Git is using the index of this repository (${lock} exists), so mlv did not stage anything`, {
+          hint: 'wait for that Git command to finish (or remove the file if no Git command is running), then git add the pointer files mlv wrote',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Stages files that exist and removes from the index those that no longer do. */
   async stage(relPaths: string[]): Promise<void> {
+    await this.waitForIndexLock();
     const g = await git();
     const present = relPaths.filter((p) => fs.existsSync(`${this.root}/${p}`));
     const gone = relPaths.filter((p) => !present.includes(p));

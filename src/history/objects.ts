@@ -118,9 +118,11 @@ export class ObjectAccess {
       }
       throw err;
     }
+    this.source.caches[0]!.cleanStaleTemps();
     const graph: ObjectGraph = { nodes, pathTrees: [], unreadable: [] };
     for (const id of nodes.keys()) this.holder.delete(id);
-    const summary = await fetchGraph(this.source.caches[0]!, remote.store, graph, { jobs: remote.jobs, onProgress: this.opts.onProgress });
+    // No resumable partial files: get, export and the API run without the repository lock.
+    const summary = await fetchGraph(this.source.caches[0]!, remote.store, graph, { jobs: remote.jobs, onProgress: this.opts.onProgress, resume: false });
     this.fetched.transferred += summary.transferred;
     this.fetched.transferredBytes += summary.transferredBytes;
     if (summary.failed.length > 0) {

@@ -112,8 +112,10 @@ export class TarWriter {
       let resolve!: () => void;
       let reject!: (e: unknown) => void;
       finished = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      finished.catch(() => {}); // when the archive is aborted mid-entry nobody awaits it
       return this.pack.entry(header, (err) => (err ? reject(err) : resolve()));
     })();
+    entry.on('error', () => {}); // reported through the callback above (or by the caller's abort)
     const fd = fs.openSync(file, 'r');
     try {
       const hasher = createHasher();
@@ -129,12 +131,8 @@ export class TarWriter {
         if (!entry.write(chunk)) await new Promise<void>((r) => entry.once('drain', () => r()));
         while (this.blocked) await this.blocked;
       }
-      try {
-        check(name, id, size, total, hasher.digest());
-      } catch (err) {
-        entry.destroy(err as Error);
-        throw err;
-      }
+      // On a mismatch the entry is left unfinished: the caller aborts the whole archive.
+      check(name, id, size, total, hasher.digest());
       entry.end();
     } finally {
       fs.closeSync(fd);
@@ -147,7 +145,9 @@ export class TarWriter {
     await this.done;
   }
 
+  /** Stops the archive after a failure; nothing more is written and no error is left unhandled. */
   abort(err: Error): void {
+    this.done.catch(() => {});
     this.pack.destroy(err);
   }
 }

@@ -20,9 +20,15 @@ const MAX_TREE_BYTES = 512 * 1024 * 1024;
  * Streams one object into the cache, hashing as it goes. The partial file of a large object is
  * kept when the transfer breaks off, and the next attempt continues from where it stopped.
  */
-export async function downloadObject(cache: LocalCache, remote: RemoteStore, id: ObjectId, expectedSize: number): Promise<number> {
-  fs.mkdirSync(cache.tmpDir, { recursive: true });
-  const resumable = expectedSize >= RESUME_MIN;
+export async function downloadObject(cache: LocalCache, remote: RemoteStore, id: ObjectId, expectedSize: number, opts: { resume?: boolean } = {}): Promise<number> {
+  try {
+    fs.mkdirSync(cache.tmpDir, { recursive: true });
+  } catch (err) {
+    wrapFsError(err, 'write to the cache');
+  }
+  // The partial file has a fixed name so a later run finds it: only for commands that hold the
+  // repository lock (two lock-free readers would write the same file).
+  const resumable = expectedSize >= RESUME_MIN && opts.resume !== false;
   const partial = resumable ? path.join(cache.tmpDir, `partial-${id}`) : cache.tempPath();
   let hasher = createHasher();
   let offset = 0;
@@ -60,7 +66,7 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
   } catch (err) {
     fs.closeSync(fd);
     if (!resumable) fs.rmSync(partial, { force: true });
-    if (errnoCode(err) === 'ENOSPC') wrapFsError(err, 'write to the cache');
+    if (errnoCode(err) === 'ENOSPC' || errnoCode(err) === 'EFBIG' || errnoCode(err) === 'EDQUOT') wrapFsError(err, 'write to the cache');
     throw err;
   }
   fs.closeSync(fd);

@@ -51,8 +51,20 @@ export class LocalCache {
       return { fd: fs.openSync(tempPath, 'wx', OBJECT_MODE), tempPath };
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
-        fs.mkdirSync(this.tmpDir, { recursive: true });
-        return { fd: fs.openSync(tempPath, 'wx', OBJECT_MODE), tempPath };
+        try {
+          fs.mkdirSync(this.tmpDir, { recursive: true });
+          return { fd: fs.openSync(tempPath, 'wx', OBJECT_MODE), tempPath };
+        } catch (again) {
+          // A recursive mkdir reports ENOENT on a read-only file system: ask once more without it.
+          let cause = again;
+          try {
+            fs.mkdirSync(this.tmpDir);
+          } catch (direct) {
+            if (errnoCode(direct) !== 'EEXIST') cause = direct;
+          }
+          wrapFsError(cause, 'create a temp file in the cache');
+          throw new MlvError('IO', `could not create a temp file in the cache (${this.tmpDir}): ${(cause as Error).message}`, { cause });
+        }
       }
       return wrapFsError(err, 'create a temp file in the cache');
     }
@@ -73,8 +85,13 @@ export class LocalCache {
         fs.rmSync(tempPath, { force: true });
         wrapFsError(err, 'store an object in the cache');
       }
-      fs.mkdirSync(path.dirname(finalPath), { recursive: true });
-      fs.renameSync(tempPath, finalPath);
+      try {
+        fs.mkdirSync(path.dirname(finalPath), { recursive: true });
+        fs.renameSync(tempPath, finalPath);
+      } catch (again) {
+        fs.rmSync(tempPath, { force: true });
+        wrapFsError(again, 'store an object in the cache');
+      }
     }
   }
 
@@ -173,6 +190,42 @@ export class LocalCache {
 
   dropIncompleteTree(id: ObjectId): void {
     fs.rmSync(path.join(this.incompleteDir, objectRelPath(id)), { force: true });
+  }
+
+  /**
+   * Re-hashes an object of any size through the reused buffer; throws CORRUPT_OBJECT (or
+   * MISSING_OBJECTS) when it does not hash to its id. Read-only objects can still be damaged.
+   */
+  verifyObject(id: ObjectId): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.objectPath(id), 'r');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
+      return wrapFsError(err, 'read from the cache');
+    }
+    let actual: ObjectId;
+    try {
+      const buf = ioBuffer();
+      let n = readUpTo(fd, buf, 0, buf.length);
+      if (n < buf.length) {
+        actual = hashBytes(buf.subarray(0, n));
+      } else {
+        const h = createHasher();
+        while (n > 0) {
+          h.update(buf.subarray(0, n));
+          n = readUpTo(fd, buf, 0, buf.length);
+        }
+        actual = h.digest();
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (actual !== id) {
+      throw new MlvError('CORRUPT_OBJECT', `cache object ${id} is corrupt (its content hashes to ${actual})`, {
+        hint: 'run mlv fsck (it moves damaged objects aside), then re-add or fetch the data',
+      });
+    }
   }
 
   /** Reads a (small) object and checks that it hashes to its id; `incomplete` trees count too. */
@@ -317,6 +370,7 @@ function mismatch(label: string, expected: ObjectId, actual: ObjectId): MlvError
 }
 
 export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false; // 0 and -n signal process groups
   try {
     process.kill(pid, 0);
     return true;

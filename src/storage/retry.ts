@@ -36,7 +36,7 @@ export function classify(err: unknown): FailureClass {
   }
   const e = (err ?? {}) as SdkLikeError;
   const sys = errnoCode(err);
-  if (sys === 'ENOSPC' || sys === 'EDQUOT' || sys === 'EROFS') return { retry: false, fatal: true, reason: sys };
+  if (sys === 'ENOSPC' || sys === 'EDQUOT' || sys === 'EROFS' || sys === 'EFBIG') return { retry: false, fatal: true, reason: sys };
   if (sys === 'EACCES' || sys === 'EPERM') return { retry: false, fatal: false, reason: sys };
   const status = e.$metadata?.httpStatusCode;
   const name = e.name ?? '';

@@ -22,6 +22,8 @@ export interface TransferOptions {
   jobs: number;
   onProgress?: ProgressListener;
   retry?: RetryOptions;
+  /** Keep partial downloads of large objects for the next run (only under the repository lock). */
+  resume?: boolean;
 }
 
 export interface TransferFailure {
@@ -127,6 +129,8 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
   try {
     await runPool(files, opts.jobs, async (node) => {
       try {
+        // A damaged cache object is never spread to the remote (read-only is not proof).
+        cache.verifyObject(node.id);
         await withRetries(() => remote.put(node.id, cache.objectPath(node.id), localSize.get(node.id)!), retry);
         crashPoint('push:object');
         uploaded.push(node);
@@ -185,6 +189,7 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
       }
       try {
         crashPoint('push:tree');
+        cache.verifyObject(tree.id);
         await withRetries(() => remote.put(tree.id, cache.objectPath(tree.id), localSize.get(tree.id)!), retry);
         const size = await withRetries(() => remote.stat(tree.id), retry);
         if (size !== localSize.get(tree.id)) throw new MlvError('CORRUPT_OBJECT', `the remote stored ${size ?? 'no'} bytes for tree ${tree.id}`);
@@ -212,7 +217,7 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
   try {
     await runPool(missing, opts.jobs, async (node) => {
       try {
-        const bytes = await withRetries(() => downloadObject(cache, remote, node.id, node.size), retry);
+        const bytes = await withRetries(() => downloadObject(cache, remote, node.id, node.size, { resume: opts.resume !== false }), retry);
         crashPoint('fetch:object');
         summary.transferred++;
         summary.transferredBytes += bytes;

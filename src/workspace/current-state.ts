@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MlvError } from '../core/errors.js';
+import { MlvError, wrapFsError } from '../core/errors.js';
 import type { ObjectId } from '../core/id.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { Repo } from './repo.js';
@@ -83,8 +83,13 @@ export function ensureRealDir(repo: Repo, rel: string, known: Set<string>): void
     } catch {
       st = undefined;
     }
-    if (!st) fs.mkdirSync(abs);
-    else if (!st.isDirectory()) {
+    if (!st) {
+      try {
+        fs.mkdirSync(abs);
+      } catch (err) {
+        wrapFsError(err, `create the folder ${sofar}`);
+      }
+    } else if (!st.isDirectory()) {
       throw new MlvError('CONFLICT', `${sofar} is in the way (expected a folder)`, { hint: 'move it aside and run checkout again' });
     }
   }

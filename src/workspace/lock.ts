@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MlvError, errnoCode } from '../core/errors.js';
+import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { processAlive } from '../storage/local-cache.js';
 
 interface LockInfo {
@@ -41,7 +41,7 @@ export async function acquireLock(mlvDir: string, command: string, timeoutMs: nu
         },
       };
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
+      if (errnoCode(err) !== 'EEXIST') wrapFsError(err, 'take the repository lock');
     }
     const holder = readHolder(file);
     if (holder === 'gone') continue;
@@ -66,12 +66,18 @@ function readHolder(file: string): LockInfo | 'stale' | 'gone' | 'unreadable' {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return 'gone';
-    throw err;
+    if (errnoCode(err) === 'EISDIR') {
+      throw new MlvError('LOCKED', `${file} is a folder, not a lock file, so no mlv command can lock this repository`, {
+        hint: `remove it (rm -r ${file}) if no mlv command is running`,
+      });
+    }
+    return wrapFsError(err, 'read the repository lock');
   }
   let info: LockInfo;
   try {
     info = JSON.parse(text) as LockInfo;
-    if (!Number.isInteger(info.pid) || typeof info.host !== 'string') throw new Error('bad lock');
+    // pid 0 and negative pids name process groups, which always "exist": not a holder.
+    if (!Number.isInteger(info.pid) || info.pid <= 0 || typeof info.host !== 'string') throw new Error('bad lock');
   } catch {
     // A lock being written right now can be empty for an instant; only old junk is stale.
     return Math.abs(ageMs(file)) > 2000 ? 'stale' : 'unreadable';

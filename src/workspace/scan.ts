@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { MlvError } from '../core/errors.js';
 import { isObjectId, type ObjectId } from '../core/id.js';
 import { badNameReason, displayPath } from '../core/paths.js';
+import { processAlive } from '../storage/local-cache.js';
 
 export type EntryKind = 'file' | 'dir' | 'link' | 'special';
 
@@ -57,6 +58,12 @@ export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const childAbs = abs + path.sep + name;
       const kind = kindOf(entry, childAbs);
+      // A temp file of a checkout (Linker) or a probe: not data. Those of dead processes are removed.
+      if (name.startsWith('.mlv-tmp-') || name.startsWith('.mlv-probe-')) {
+        const pid = Number(/^\.mlv-(?:tmp|probe)-(\d+)-/.exec(name)?.[1]);
+        if (pid > 0 && !processAlive(pid)) fs.rmSync(childAbs, { force: true });
+        continue;
+      }
       const nameProblem = name.includes('\uFFFD') ? 'the name is not valid UTF-8' : badNameReason(name);
       if (nameProblem) {
         result.unsupported.push({ path: childRel, kind, reason: `unsupported name: ${nameProblem}` });
