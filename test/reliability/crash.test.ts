@@ -228,12 +228,14 @@ function finalState(repo: string, remoteIds?: Set<string>): Final {
 }
 
 /** BLAKE3 of every regular file below `dir` (relative POSIX paths). */
+/** Content ids of the files below `dir`; a checkout's own temp files (`.mlv-tmp-<pid>-<n>`, not data to mlv) are left out. */
 function contentIds(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (rel: string) => {
     const abs = rel ? path.join(dir, rel) : dir;
     if (!fs.existsSync(abs)) return;
     for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
+      if (e.name.startsWith('.mlv-tmp-')) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) walk(r);
       else out.set(r, blake3Hex(fs.readFileSync(path.join(abs, e.name))));
@@ -469,22 +471,20 @@ afterAll(async () => {
 /** MLV_RELIABILITY_STRICT=1 runs the cases of known mlv bugs as plain tests, to see how they fail. */
 
 /*
- * mlv bug: once a kill comes after the first target's pointer and .gitignore entry are written but
- * before Git staging (the last step), the rerun finds that pointer "unchanged" and the .gitignore
- * entry present, and stages neither (src/commands/add.ts stages only added or updated pointers and
- * a changed .gitignore): the rerun's Git index lacks data.mlv (and, after a kill at
- * add:before-stat-cache or add:before-stage, .gitignore and model.bin.mlv too), although it
- * reports success. These cases are marked `fails`.
+ * A kill after the first target's pointer and .gitignore entry are written but before Git staging
+ * (the last step): the rerun finds the pointer unchanged, yet stages it (and a .gitignore it
+ * created) because the index does not have it.
  */
-const ADD_CASES: Array<{ at: string; fails?: true }> = [
+const ADD_CASES: Array<{ at: string }> = [
   { at: 'add:target' },
-  { at: 'add:target@2', fails: true },
+  { at: 'add:target@2' },
   { at: 'cache:publish@15' },
   { at: 'add:before-pointer' },
+  { at: 'atomic:rename' },
   { at: 'add:after-pointer' },
-  { at: 'add:after-pointer@2', fails: true },
-  { at: 'add:before-stat-cache', fails: true },
-  { at: 'add:before-stage', fails: true },
+  { at: 'add:after-pointer@2' },
+  { at: 'add:before-stat-cache' },
+  { at: 'add:before-stage' },
 ];
 
 describe.concurrent('kill -9 during mlv add, then add again', () => {
@@ -563,7 +563,7 @@ function newVersionOf(world: () => Promise<string>, key: string, args: string[])
   return p;
 }
 
-const CHECKOUT_CASES = ['checkout:remove@4', 'checkout:write', 'checkout:write@5', 'checkout:before-stat-cache'];
+const CHECKOUT_CASES = ['checkout:remove@4', 'checkout:write', 'checkout:write@5', 'link:rename@3', 'checkout:before-stat-cache'];
 const FORCE_CASES = ['cache:publish@2', 'checkout:remove@3'];
 
 describe.concurrent('kill -9 during mlv checkout, then checkout again', () => {
