@@ -504,6 +504,10 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   };
 
   const server = http.createServer({ keepAlive: true });
+  // Node's default 5 s keep-alive timeout races with a client reusing an idle socket (the client
+  // sends as the server closes: a reset, and a retry the tests would count as an extra request).
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
   server.on('request', onRequest(false));
   // Without this listener Node answers 100 Continue itself; with it a status fault can refuse
   // the body like S3 does.
