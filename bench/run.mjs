@@ -8,11 +8,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { datasetSpec, ensureDataset } from './lib/dataset.mjs';
+import { datasetSpec, ensureDataset, footprint } from './lib/dataset.mjs';
+import { rowDiff, rowGc } from './lib/history-rows.mjs';
 import { machineInfo } from './lib/machine.mjs';
-import { renderMachine, renderResults } from './lib/report.mjs';
+import { rowRclone } from './lib/rclone.mjs';
+import { renderMachine, renderResults, renderScale } from './lib/report.mjs';
+import { SCALE_SIZES, SCALE_SIZES_QUICK, SHAPES, shapePreset } from './lib/shapes.mjs';
 import { diskUsage, s3rverPrefixDir, startS3rver, storedObjects } from './lib/s3rver.mjs';
-import { copyTree, countFiles, elapsedSeconds, failureOf, log, makeEnv, median, rmTree, run, syncFs, timed, warmTree, which } from './lib/util.mjs';
+import { copyTree, countFiles, elapsedSeconds, failureOf, log, makeEnv, median, readTimePeak, rmTree, run, syncFs, timed, warmTree, which } from './lib/util.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -30,6 +33,7 @@ const S3_BUCKET = 'mlv-bench';
 const MEM = 'mem < 300 MB';
 const ROWS = {
   'add-cold': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv add, cold cache',
     baseline: '`cp -r`',
     target: `≤ ${ADD_MAX_RATIO}× cp -r, ${MEM}`,
@@ -50,23 +54,55 @@ const ROWS = {
     target: `≤ ${STATUS_MAX_RATIO}× git status, ${MEM}`,
     ratioLimit: STATUS_MAX_RATIO,
     needs: ['prepared', 'gitrepo'],
-    run: (ctx, row) => rowStatus(ctx, row, false),
+    run: (ctx, row) => rowStatus(ctx, row, 'clean'),
   },
   'status-change': {
-    title: 'mlv status, 1 small file changed',
+    title: 'mlv status, 1 file changed',
     baseline: '`git status`',
     target: `change reported, ${MEM}`,
     needs: ['prepared', 'gitrepo'],
-    run: (ctx, row) => rowStatus(ctx, row, true),
+    run: (ctx, row) => rowStatus(ctx, row, 'one'),
+  },
+  'status-1pct': {
+    title: 'mlv status, 1% of the files changed',
+    baseline: '`git status`',
+    target: `changes reported, ${MEM}`,
+    needs: ['prepared', 'gitrepo'],
+    run: (ctx, row) => rowStatus(ctx, row, 'pct'),
   },
   checkout: {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv checkout data, after rm -rf data',
     baseline: '`cp -r`',
     target: `data restored, ${MEM}`,
     needs: ['prepared'],
     run: rowCheckout,
   },
+  diff: {
+    title: 'mlv diff HEAD~1 HEAD, commits differing in 1 file',
+    baseline: '`git diff --name-status HEAD~1 HEAD`',
+    target: `1 modified reported, ${MEM}`,
+    needs: ['prepared', 'gitrepo'],
+    run: (ctx, row) => rowDiff(ctx, row),
+  },
+  gc: {
+    title: 'mlv gc --all-commits --grace 0, 2 replaced versions of 1% of the files',
+    baseline: null,
+    target: `replaced objects removed, ${MEM}`,
+    needs: ['prepared'],
+    run: (ctx, row) => rowGc(ctx, row),
+  },
+  hash: {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
+    title: 'hashing throughput: mlv add, cold cache',
+    baseline: '`sha256sum` of every file',
+    target: 'info only',
+    info: true,
+    needs: [],
+    run: (ctx, row) => rowHash(ctx, row),
+  },
   'push-s3': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv push to S3 (local s3rver), empty prefix',
     baseline: '`aws s3 sync` (upload)',
     target: `≤ ${S3_MAX_RATIO}× aws s3 sync, 0 failed, ${MEM}`,
@@ -75,7 +111,18 @@ const ROWS = {
     needs: ['prepared'],
     run: (ctx, row) => rowPush(ctx, row, 's3'),
   },
+  'push-s3-rclone': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
+    title: 'mlv push to S3 (local s3rver), vs rclone',
+    baseline: '`rclone copy` (upload)',
+    target: 'info only',
+    info: true,
+    remote: 's3',
+    needs: [],
+    run: (ctx, row) => rowRclone(ctx, row, 'push'),
+  },
   'pull-s3': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv pull from S3 (local s3rver) in a fresh git clone',
     baseline: '`aws s3 sync` (download)',
     target: `≤ ${S3_MAX_RATIO}× aws s3 sync, data restored, ${MEM}`,
@@ -84,7 +131,18 @@ const ROWS = {
     needs: ['prepared'],
     run: (ctx, row) => rowPull(ctx, row, 's3'),
   },
+  'pull-s3-rclone': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
+    title: 'mlv pull from S3 (local s3rver), vs rclone',
+    baseline: '`rclone copy` (download)',
+    target: 'info only',
+    info: true,
+    remote: 's3',
+    needs: [],
+    run: (ctx, row) => rowRclone(ctx, row, 'pull'),
+  },
   'push-folder': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv push to a folder remote (same disk), empty folder',
     baseline: '`cp -r`',
     target: `0 failed, ${MEM}`,
@@ -93,6 +151,7 @@ const ROWS = {
     run: (ctx, row) => rowPush(ctx, row, 'folder'),
   },
   'pull-folder': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv pull from a folder remote in a fresh git clone',
     baseline: '`cp -r`',
     target: `data restored, ${MEM}`,
@@ -101,6 +160,7 @@ const ROWS = {
     run: (ctx, row) => rowPull(ctx, row, 'folder'),
   },
   'lfs-add': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv add, cold cache (vs git lfs)',
     baseline: '`git add data` (git lfs)',
     target: 'info only',
@@ -109,6 +169,7 @@ const ROWS = {
     run: (ctx, row) => rowOtherTool(ctx, row, 'lfs'),
   },
   'annex-add': {
+    bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv add, cold cache (vs git annex)',
     baseline: '`git annex add data`',
     target: 'info only',
@@ -118,25 +179,36 @@ const ROWS = {
   },
 };
 const ROW_IDS = Object.keys(ROWS);
+// --scale runs these unless --rows says otherwise (the push/pull rows take hours at 200k files).
+const SCALE_ROWS = ['add-cold', 'add-noop', 'status-clean', 'status-change', 'status-1pct', 'checkout', 'diff', 'gc'];
 
 const USAGE = `usage: node bench/run.mjs [options]     (or: npm run bench -- [options])
 
-  --small-files N      small files in the dataset (default 20000)
-  --folders N          folders the small files are spread over (default 20)
-  --small-size BYTES   size of each small file (default 4096)
-  --large-files N      large files (default 2)
-  --large-size-mib N   size of each large file in MiB (default 256)
+  --shape a|b|c        dataset shape (default a):
+                         a: 20,000 files of 4 KiB in 20 folders + 2 files of 256 MiB
+                         b: 200,000 files of 1 KiB in nested folders (100 per folder)
+                         c: one file of 4 GiB
+                       (--quick: a 2,000 + 1 x 16 MiB; b 2,000 files; c 256 MiB)
+  --files N            number of small files of the shape (shape b: folders follow)
+  --scale              run shape b at ${SCALE_SIZES.join(', ')} files (--quick: ${SCALE_SIZES_QUICK.join(', ')})
+                       and print the time per file of each row at each size
+  --scale-sizes LIST   comma-separated sizes for --scale instead
+  --small-files N      small files in the dataset (overrides the shape)
+  --folders N          folders the small files are spread over
+  --small-size BYTES   size of each small file
+  --large-files N      large files
+  --large-size-mib N   size of each large file in MiB
   --runs N             timed runs per row; the median is reported (default 5)
   --remote-runs N      timed runs of the push/pull rows (default: --runs, at most ${REMOTE_MAX_RUNS})
   --aws PATH           the aws CLI for the S3 baselines (default: \`which aws\`)
-  --rows LIST          comma-separated rows to run (default: all):
+  --rows LIST          comma-separated rows to run (default: all; with --scale:
+                       ${SCALE_ROWS.join(', ')}):
                        ${ROW_IDS.join(', ')}
   --dir DIR            work dir (default: ${path.join(os.tmpdir(), 'mlv-bench')})
   --keep               keep the work dir (the dataset is then reused by the next run)
   --json FILE          also write the results as JSON to FILE
-  --quick              smoke-test preset: --small-files 2000 --large-files 1
-                       --large-size-mib 16 --runs 3 --remote-runs 1 (explicit options
-                       still win)
+  --quick              smoke-test preset: the small version of the shape, --runs 3
+                       --remote-runs 1 (explicit options still win)
   --strict             exit 1 when a row FAILs its target (default: only on errors)
   -h, --help           show this help
 `;
@@ -154,6 +226,10 @@ function parseOptions(argv) {
       strict: true,
       allowPositionals: false,
       options: {
+        shape: { type: 'string' },
+        files: { type: 'string' },
+        scale: { type: 'boolean' },
+        'scale-sizes': { type: 'string' },
         'small-files': { type: 'string' },
         folders: { type: 'string' },
         'small-size': { type: 'string' },
@@ -182,12 +258,29 @@ function parseOptions(argv) {
   const int = (name, min, def, quickDef) => {
     const raw = values[name];
     if (raw === undefined) return quick && quickDef !== undefined ? quickDef : def;
+    return parseInt(name, raw, min);
+  };
+  const parseInt = (name, raw, min) => {
     if (!/^[0-9]+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) usageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
     return Number(raw);
   };
+  const scale = values.scale === true;
+  const shape = values.shape ?? (scale ? 'b' : 'a');
+  if (!SHAPES.includes(shape)) usageError(`--shape must be one of ${SHAPES.join(', ')}, got ${JSON.stringify(shape)}`);
+  if (scale && shape !== 'b') usageError('--scale runs shape b');
+  const files = values.files === undefined ? undefined : parseInt('files', values.files, 1);
+  let scaleSizes;
+  if (values['scale-sizes'] !== undefined) {
+    if (!scale) usageError('--scale-sizes needs --scale');
+    scaleSizes = values['scale-sizes'].split(',').map((x) => parseInt('scale-sizes', x.trim(), 1));
+  } else if (scale) {
+    scaleSizes = quick ? SCALE_SIZES_QUICK : SCALE_SIZES;
+  }
+  if (scale && files !== undefined) usageError('--files and --scale exclude each other (use --scale-sizes)');
+  const preset = shapePreset(shape, { quick, files });
   // npm run changes the working directory to the package root; INIT_CWD is where the user was.
   const userCwd = process.env.INIT_CWD ?? process.cwd();
-  let rows = ROW_IDS;
+  let rows = scale ? SCALE_ROWS : ROW_IDS;
   if (values.rows !== undefined) {
     rows = values.rows.split(',').map((s) => s.trim()).filter(Boolean);
     const unknown = rows.filter((r) => !ROW_IDS.includes(r));
@@ -195,12 +288,24 @@ function parseOptions(argv) {
     rows = ROW_IDS.filter((r) => rows.includes(r));
   }
   const runs = int('runs', 1, 5, 3);
+  const dataset = {
+    smallFiles: int('small-files', 0, preset.smallFiles),
+    folders: int('folders', 1, preset.folders),
+    depth: preset.depth,
+    smallSize: int('small-size', 1, preset.smallSize),
+    largeFiles: int('large-files', 0, preset.largeFiles),
+    largeSizeMiB: int('large-size-mib', 1, preset.largeSizeMiB),
+  };
+  if (dataset.smallFiles + dataset.largeFiles === 0) usageError('the dataset would be empty');
+  // --scale: shape b at each size, with the explicit dataset options applied on top.
+  const explicit = Object.fromEntries(
+    [['small-size', 'smallSize'], ['large-files', 'largeFiles'], ['large-size-mib', 'largeSizeMiB']].filter(([k]) => values[k] !== undefined).map(([k, f]) => [f, dataset[f]]),
+  );
+  const datasets = scale ? scaleSizes.map((n) => ({ ...shapePreset('b', { quick, files: n }), ...explicit })) : [dataset];
   return {
-    smallFiles: int('small-files', 1, 20000, 2000),
-    folders: int('folders', 1, 20),
-    smallSize: int('small-size', 1, 4096),
-    largeFiles: int('large-files', 0, 2, 1),
-    largeSizeMiB: int('large-size-mib', 1, 256, 16),
+    shape,
+    scale,
+    datasets,
     runs,
     remoteRuns: int('remote-runs', 1, Math.min(runs, REMOTE_MAX_RUNS), 1),
     hasRemoteRows: rows.some((r) => ROWS[r].remote),
@@ -270,13 +375,29 @@ function mlvRun(ctx, args, cwd, env = ctx.env) {
   return run(process.execPath, [ctx.mlvBin, ...args], { cwd, env });
 }
 
-/** A timed baseline command; a failure is an error of the row. */
+/**
+ * A timed baseline command; a failure is an error of the row. With GNU time installed the command
+ * runs under `/usr/bin/time -f %M`, which gives its peak memory (r.peakBytes; the largest of the
+ * command and the children it waited for) at the cost of one more fork and exec (~1 ms).
+ */
 function baseTimed(ctx, cmd, args, cwd, { env = ctx.env, server } = {}) {
-  const r = timedWith(cmd, args, { cwd, env, server });
+  let statsFile;
+  let [c, a] = [cmd, args];
+  if (ctx.tools.time) {
+    statsFile = path.join(ctx.work.stats, `base-${(ctx.baseSeq = (ctx.baseSeq ?? 0) + 1)}.txt`);
+    [c, a] = [ctx.tools.time, ['-f', '%M', '-o', statsFile, cmd, ...args]];
+  }
+  const r = timedWith(c, a, { cwd, env, server });
   noteDisturbance(ctx, r);
   const bad = failureOf(r);
   if (bad) throw new RowError(`${cmd} ${args.join(' ')} failed: ${bad}`);
+  if (statsFile) r.peakBytes = readTimePeak(statsFile);
   return r;
+}
+
+function recordBase(row, r) {
+  row.baseline.runs.push(r.seconds);
+  if (r.peakBytes !== undefined) row.baseline.peakBytes.push(r.peakBytes);
 }
 
 /**
@@ -407,7 +528,7 @@ async function rowAddCold(ctx, row) {
         warmTree(data);
         syncFs();
         const r = baseTimed(ctx, 'cp', ['-r', data, dest], ctx.work.scratch);
-        row.baseline.runs.push(r.seconds);
+        recordBase(row, r);
         rmTree(dest);
       },
     };
@@ -442,52 +563,73 @@ async function rowAddNoop(ctx, row) {
   row.notes.push(`files hashed per run: ${hashed.join(', ')}`);
 }
 
-async function rowStatus(ctx, row, change) {
+/**
+ * The files the status rows change: none, the sample file, or 1% of the files (every 100th, at
+ * least one). The same paths (relative to the repository root) in the mlv and the Git repository.
+ */
+function changedFiles(ds, mode) {
+  if (mode === 'clean') return [];
+  if (mode === 'one') return [ds.sampleRel];
+  const every = ds.rels.filter((_, i) => i % 100 === 0);
+  return every.length ? every : [ds.rels[0]];
+}
+
+/** Appends a line to each file (a change both tools see); returns a function undoing it. */
+function appendTo(repo, rels, text) {
+  const sizes = rels.map((rel) => fs.statSync(path.join(repo, rel)).size);
+  for (const rel of rels) fs.appendFileSync(path.join(repo, rel), text);
+  return () => rels.forEach((rel, i) => fs.truncateSync(path.join(repo, rel), sizes[i]));
+}
+
+async function rowStatus(ctx, row, mode) {
   ensurePrepared(ctx);
   ensureGitRepo(ctx);
   const { ds } = ctx;
   const mlvRepo = ctx.work.prepared;
   const gitRepo = ctx.work.gitrepo;
-  const rel = ds.sampleRel;
-  const original = fs.readFileSync(path.join(ctx.work.dataset, rel));
-  const tag = change ? 'status-change' : 'status-clean';
+  const rels = changedFiles(ds, mode);
+  const n = rels.length;
+  const tag = row.id;
+  if (mode === 'pct') row.notes.push(`${n} of ${ds.files} files changed (a line appended to every 100th file)`);
 
-  const checkMlv = (json, i, changed = change) => {
+  const checkMlv = (json, i, changed = n > 0) => {
     const t = json.targets?.[0];
     if (changed) {
       const c = t?.changes;
-      if (!t || t.state !== 'modified' || !c || c.modified !== 1 || c.added !== 0 || c.deleted !== 0) {
-        row.checks.push(`run ${i}: expected data modified with 1 file modified, got ${JSON.stringify(t ? { state: t.state, changes: t.changes } : json)}`);
+      if (!t || t.state !== 'modified' || !c || c.modified !== n || c.added !== 0 || c.deleted !== 0) {
+        row.checks.push(`run ${i}: expected data modified with ${n} files modified, got ${JSON.stringify(t ? { state: t.state, changes: t.changes } : json)}`);
       }
     } else if (json.clean !== true) {
       row.checks.push(`run ${i}: expected clean, got ${JSON.stringify(json.targets?.map((x) => ({ path: x.path, state: x.state, changes: x.changes })))}`);
     }
   };
-  const checkGit = (stdout, i, changed = change) => {
-    const ok = changed ? stdout.includes('modified:') && stdout.includes(rel) : stdout.includes('nothing to commit');
-    if (!ok) throw new RowError(`git status (run ${i}) did not report what was expected: ${JSON.stringify(stdout.slice(0, 300))}`);
+  const checkGit = (stdout, i, changed = n > 0) => {
+    const modified = (stdout.match(/^\s+modified:/gm) ?? []).length;
+    const ok = changed ? modified === n && stdout.includes(rels[0]) : stdout.includes('nothing to commit');
+    if (!ok) throw new RowError(`git status (run ${i}) did not report what was expected (${changed ? `${n} modified` : 'clean'}): ${JSON.stringify(stdout.slice(0, 300))}`);
   };
 
   // One untimed warm-up run of each side on the unchanged tree (git refreshes its index, mlv its
   // stat cache).
   checkMlv(mlvTimed(ctx, ['status', '--json'], mlvRepo, `${tag}-warmup`).json, 'warm-up', false);
   checkGit(baseTimed(ctx, 'git', ['status'], gitRepo).stdout, 'warm-up', false);
+  const undo = [];
   try {
     for (let i = 0; i < ctx.opts.runs; i++) {
       await tick();
       const sides = {
         mlv: () => {
-          if (change) fs.appendFileSync(path.join(mlvRepo, rel), `appended by bench run ${i + 1}\n`);
+          if (n) undo.push(appendTo(mlvRepo, rels, `appended by bench run ${i + 1}\n`));
           syncFs();
           const r = mlvTimed(ctx, ['status', '--json'], mlvRepo, `${tag}-${i}`);
           recordMlv(row, r);
           checkMlv(r.json, i + 1);
         },
         base: () => {
-          if (change) fs.appendFileSync(path.join(gitRepo, rel), `appended by bench run ${i + 1}\n`);
+          if (n) undo.push(appendTo(gitRepo, rels, `appended by bench run ${i + 1}\n`));
           syncFs();
           const r = baseTimed(ctx, 'git', ['status'], gitRepo);
-          row.baseline.runs.push(r.seconds);
+          recordBase(row, r);
           checkGit(r.stdout, i + 1);
         },
       };
@@ -495,10 +637,8 @@ async function rowStatus(ctx, row, change) {
       log(`${tag} run ${i + 1}/${ctx.opts.runs}: mlv status ${fmt(row.mlv.runs.at(-1))} s (${fmtMem(row.mlv.peakBytes.at(-1))}), git status ${fmt(row.baseline.runs.at(-1))} s`);
     }
   } finally {
-    if (change) {
-      fs.writeFileSync(path.join(mlvRepo, rel), original);
-      fs.writeFileSync(path.join(gitRepo, rel), original);
-    }
+    // Back to the dataset's content (the first appends of each repository are undone last).
+    for (const u of undo.reverse()) u();
   }
 }
 
@@ -528,7 +668,7 @@ async function rowCheckout(ctx, row) {
         warmTree(ds.dataDir);
         syncFs();
         const r = baseTimed(ctx, 'cp', ['-r', ds.dataDir, dest], ctx.work.scratch);
-        row.baseline.runs.push(r.seconds);
+        recordBase(row, r);
         rmTree(dest);
       },
     };
@@ -540,6 +680,54 @@ async function rowCheckout(ctx, row) {
   const diff = timed('diff', ['-rq', ds.dataDir, data], { cwd: ctx.work.root, env: ctx.env });
   if (diff.code !== 0) row.checks.push(`restored data differs from the dataset: ${(diff.stdout + diff.stderr).trim().split('\n').slice(0, 3).join('; ')}`);
   else row.notes.push('restored data verified identical to the dataset (diff -r)');
+}
+
+/**
+ * Hashing throughput: mlv add with a cold cache (the add-cold measurement when that row ran, else
+ * its own runs) against sha256sum of the same files, in GB/s of file content.
+ */
+async function rowHash(ctx, row) {
+  const { ds } = ctx;
+  const addCold = ctx.rows.find((r) => r.id === 'add-cold');
+  const reuse = addCold && addCold.mlv.runs.length > 0 && addCold.checks.length === 0;
+  if (reuse) {
+    row.mlv = addCold.mlv;
+    row.notes.push('mlv column: the add-cold measurement');
+  }
+  for (let i = 0; i < ctx.opts.runs; i++) {
+    await tick();
+    const repo = path.join(ctx.work.scratch, `hash-${i}`);
+    const data = path.join(repo, 'data');
+    const sides = {
+      mlv: () => {
+        if (reuse) return;
+        makeMlvRepo(ctx, repo);
+        copyTree(ds.dataDir, data, ctx.env);
+        warmTree(data);
+        syncFs();
+        const r = mlvTimed(ctx, ['add', '--json', 'data'], repo, `hash-${i}`);
+        recordMlv(row, r);
+        const t = r.json.targets?.[0];
+        if (!t || t.hashedFiles !== ds.files) row.checks.push(`run ${i + 1}: expected all ${ds.files} files hashed, got ${addSummary(t)}`);
+        rmTree(repo);
+      },
+      base: () => {
+        warmTree(ds.dataDir);
+        syncFs();
+        const r = baseTimed(ctx, 'find', ['data', '-type', 'f', '-exec', 'sha256sum', '{}', '+'], ctx.work.dataset);
+        recordBase(row, r);
+      },
+    };
+    for (const side of order(i)) sides[side]();
+    log(`hash run ${i + 1}/${ctx.opts.runs}: ${reuse ? '' : `mlv add ${fmt(row.mlv.runs.at(-1))} s, `}sha256sum ${fmt(row.baseline.runs.at(-1))} s`);
+  }
+  const gbs = (xs) => (xs.length ? ds.bytes / median(xs) / 1e9 : undefined);
+  row.details.throughputGBs = { mlv: gbs(row.mlv.runs) ?? null, sha256sum: gbs(row.baseline.runs) ?? null };
+  const t = row.details.throughputGBs;
+  row.notes.push(
+    `throughput over ${(ds.bytes / 1e9).toFixed(2)} GB: mlv add (read, BLAKE3, copy into the cache) ${t.mlv?.toFixed(2) ?? '—'} GB/s; ` +
+      `sha256sum (read + SHA-256, one thread) ${t.sha256sum?.toFixed(2) ?? '—'} GB/s`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -662,7 +850,8 @@ function ensureOrigin(ctx) {
     if (name !== 'data') copyTree(path.join(ctx.work.prepared, name), path.join(dir, name), ctx.env);
   }
   run('git', ['add', '-A'], { cwd: dir, env: ctx.env });
-  run('git', ['commit', '-q', '-m', 'bench data (pointers)'], { cwd: dir, env: ctx.env });
+  // --allow-empty: the diff and gc rows may have committed the pointers already
+  run('git', ['commit', '-q', '--allow-empty', '-m', 'bench data (pointers)'], { cwd: dir, env: ctx.env });
   ctx.originReady = true;
   return dir;
 }
@@ -759,7 +948,7 @@ async function rowPush(ctx, row, kind) {
         syncFs();
         const [cmd, args] = base.push(baseP);
         const r = baseTimed(ctx, cmd, args, ctx.work.root, { env: remote.env, server: remote.server });
-        row.baseline.runs.push(r.seconds);
+        recordBase(row, r);
         recordCpu(row, 'base', r);
         // The baseline must have stored the bytes (a checksum-framing mix-up would store more).
         const st = remote.stored(baseP);
@@ -885,7 +1074,7 @@ async function rowPull(ctx, row, kind) {
         syncFs();
         const [cmd, args] = base.pull(seeds.base, dest);
         const r = baseTimed(ctx, cmd, args, ctx.work.scratch, { env: remote.env, server: remote.server });
-        row.baseline.runs.push(r.seconds);
+        recordBase(row, r);
         recordCpu(row, 'base', r);
         const diff = treeDiff(ctx, ds.dataDir, dest);
         if (diff) throw new RowError(`${base.name} (run ${i + 1}) downloaded data that differs from the dataset: ${diff}`);
@@ -936,7 +1125,7 @@ async function rowOtherTool(ctx, row, tool) {
     syncFs();
     const args = tool === 'lfs' ? ['add', 'data'] : ['annex', 'add', 'data'];
     const r = baseTimed(ctx, 'git', args, repo);
-    row.baseline.runs.push(r.seconds);
+    recordBase(row, r);
     log(`${row.id} run ${i + 1}/${ctx.opts.runs}: git ${args.join(' ')} ${fmt(r.seconds)} s`);
     rmTree(repo);
   }
@@ -959,10 +1148,11 @@ function newRow(id) {
   return {
     id,
     title: def.title,
+    bytes: def.bytes === true,
     baselineName: def.baseline,
     target: def.target,
     mlv: { runs: [], peakBytes: [] },
-    baseline: def.baseline ? { runs: [] } : null,
+    baseline: def.baseline ? { runs: [], peakBytes: [] } : null,
     checks: [],
     notes: [],
     disturbance: { wall: 0, otherCpu: 0 },
@@ -975,7 +1165,10 @@ function finalize(row) {
   const def = ROWS[row.id];
   row.mlv.median = median(row.mlv.runs);
   row.mlv.peakMiB = row.mlv.peakBytes.length ? Math.max(...row.mlv.peakBytes) / MiB : undefined;
-  if (row.baseline) row.baseline.median = median(row.baseline.runs);
+  if (row.baseline) {
+    row.baseline.median = median(row.baseline.runs);
+    row.baseline.peakMiB = row.baseline.peakBytes?.length ? Math.max(...row.baseline.peakBytes) / MiB : undefined;
+  }
   if (row.mlv.median !== undefined && row.baseline?.median) row.ratio = row.mlv.median / row.baseline.median;
   const other = otherCores(row.disturbance);
   if (other !== undefined && other >= 0.2) {
@@ -1002,17 +1195,12 @@ function finalize(row) {
   return row;
 }
 
-function toJson(ctx, startedAt) {
+/** One session's results (one dataset) as JSON. */
+function sessionJson(ctx) {
   return {
-    benchmark: 'mlv',
-    startedAt,
-    durationSeconds: +elapsedSeconds().toFixed(1),
-    machine: ctx.machine,
     dataset: { ...ctx.ds.spec, files: ctx.ds.files, bytes: ctx.ds.bytes },
-    runs: ctx.opts.runs,
-    remoteRuns: ctx.opts.hasRemoteRows ? ctx.opts.remoteRuns : null,
     otherProcessesAvgCores: otherCores(ctx.disturbance) ?? null,
-    targets: { addMaxRatioVsCp: ADD_MAX_RATIO, statusMaxRatioVsGit: STATUS_MAX_RATIO, pushPullMaxRatioVsAwsS3Sync: S3_MAX_RATIO, peakMemoryLimitBytes: MEM_LIMIT_BYTES },
+    loadAverage1m: ctx.loads,
     rows: ctx.rows.map((r) => ({
       id: r.id,
       title: r.title,
@@ -1021,11 +1209,19 @@ function toJson(ctx, startedAt) {
       mlv: {
         medianSeconds: r.mlv.median ?? null,
         seconds: r.mlv.runs,
+        microsecondsPerFile: r.mlv.median === undefined ? null : (r.mlv.median / ctx.ds.files) * 1e6,
         peakMiB: r.mlv.peakMiB ?? null,
         peakBytes: r.mlv.peakBytes,
       },
       baseline: r.baseline
-        ? { name: r.baselineName.replace(/`/g, ''), medianSeconds: r.baseline.median ?? null, seconds: r.baseline.runs }
+        ? {
+            name: r.baselineName.replace(/`/g, ''),
+            medianSeconds: r.baseline.median ?? null,
+            seconds: r.baseline.runs,
+            microsecondsPerFile: r.baseline.median === undefined ? null : (r.baseline.median / ctx.ds.files) * 1e6,
+            peakMiB: r.baseline.peakMiB ?? null,
+            peakBytes: r.baseline.peakBytes ?? [],
+          }
         : null,
       ratio: r.ratio ?? null,
       otherProcessesAvgCores: otherCores(r.disturbance) ?? null,
@@ -1037,8 +1233,97 @@ function toJson(ctx, startedAt) {
   };
 }
 
+function toJson(opts, machine, sessions, startedAt) {
+  const all = { wall: 0, otherCpu: 0 };
+  for (const c of sessions) {
+    all.wall += c.disturbance.wall;
+    all.otherCpu += c.disturbance.otherCpu;
+  }
+  const out = {
+    benchmark: 'mlv',
+    startedAt,
+    durationSeconds: +elapsedSeconds().toFixed(1),
+    machine,
+    shape: opts.shape,
+    scale: opts.scale,
+    runs: opts.runs,
+    remoteRuns: opts.hasRemoteRows ? opts.remoteRuns : null,
+    otherProcessesAvgCores: otherCores(all) ?? null,
+    targets: { addMaxRatioVsCp: ADD_MAX_RATIO, statusMaxRatioVsGit: STATUS_MAX_RATIO, pushPullMaxRatioVsAwsS3Sync: S3_MAX_RATIO, peakMemoryLimitBytes: MEM_LIMIT_BYTES },
+  };
+  // One dataset: its fields at the top level (as before --shape/--scale); --scale: one per size.
+  if (opts.scale) out.sessions = sessions.map(sessionJson);
+  else Object.assign(out, sessionJson(sessions[0]));
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // main
+
+/** GNU time, for the baselines' peak memory: /usr/bin/time when it understands -f %M -o. */
+function gnuTime() {
+  const r = timed('/usr/bin/time', ['-f', '%M', '-o', '/dev/null', 'true'], { cwd: os.tmpdir(), env: process.env });
+  return failureOf(r) ? undefined : '/usr/bin/time';
+}
+
+/** Exits 2 when the work dir has too little space or too few inodes for a dataset (rough). */
+function checkSpace(root, spec, opts) {
+  const fp = footprint(spec);
+  // dataset + prepared (data + cache) + git repo (data + objects) + one fresh repo + cache + cp copy;
+  // push/pull rows: origin cache + 2 pushes kept + 2 being made (s3rver stores 3 files per object)
+  // + a clone (cache + data) + a baseline download
+  const factor = opts.hasRemoteRows ? 18 : 8;
+  const needBytes = factor * fp.diskBytes;
+  const needInodes = factor * (fp.files + fp.folders);
+  let sfs;
+  try {
+    sfs = fs.statfsSync(root);
+  } catch {
+    return; // statfs unavailable: go ahead
+  }
+  const free = sfs.bavail * sfs.bsize;
+  const df = timed('df', ['-h', root], { cwd: root, env: process.env }).stdout.trim().split('\n').at(-1);
+  log(`disk: ${df}; the ${fp.files}-file dataset needs about ${(needBytes / 1024 ** 3).toFixed(1)} GiB and ${needInodes} inodes`);
+  if (free < needBytes) {
+    process.stderr.write(`bench: ${root} has ${(free / 1024 ** 3).toFixed(1)} GiB free; about ${(needBytes / 1024 ** 3).toFixed(1)} GiB are needed. Use --dir elsewhere or a smaller dataset.\n`);
+    process.exit(2);
+  }
+  if (sfs.ffree > 0 && sfs.ffree < needInodes) {
+    process.stderr.write(`bench: ${root} has ${sfs.ffree} free inodes; about ${needInodes} are needed. Use --dir elsewhere or a smaller dataset.\n`);
+    process.exit(2);
+  }
+}
+
+/** Runs the selected rows on one dataset; returns the session's ctx. */
+async function runSession(base, datasetOpts) {
+  const { opts, work } = base;
+  for (const p of [work.scratch, work.stats, work.prepared, work.origin, work.remotes]) rmTree(p);
+  for (const p of [work.home, work.scratch, work.stats]) fs.mkdirSync(p, { recursive: true });
+  const spec = datasetSpec(datasetOpts);
+  checkSpace(work.root, spec, opts);
+  const ctx = { ...base, rows: [], preparedReady: false, gitRepoReady: false, disturbance: { wall: 0, otherCpu: 0 }, loads: [] };
+  Object.assign(ctx, { servers: base.servers, remotes: {}, seeds: {}, originReady: false, mlvHistoryReady: false, gitHistoryReady: false });
+  ctx.needPrepared = opts.rows.some((id) => ROWS[id].needs.includes('prepared'));
+  ctx.ds = ensureDataset(work.dataset, spec);
+  for (const id of opts.rows) {
+    const row = newRow(id);
+    ctx.rows.push(row);
+    log(`row ${id}: ${row.title}${row.baselineName ? ` vs ${row.baselineName.replace(/`/g, '')}` : ''}`);
+    try {
+      await ROWS[id].run(ctx, row);
+    } catch (err) {
+      row.error = err instanceof RowError ? err.message : `${err.stack ?? err}`;
+      log(`row ${id}: ERROR: ${row.error}`);
+    }
+    finalize(row);
+    // Nothing of a row survives in scratch/ (disk space).
+    rmTree(work.scratch);
+    fs.mkdirSync(work.scratch, { recursive: true });
+    ctx.loads.push(+os.loadavg()[0].toFixed(2));
+    log(`row ${id}: ${row.result} (load average ${os.loadavg()[0].toFixed(2)})`);
+  }
+  return ctx;
+}
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
@@ -1104,74 +1389,82 @@ async function main() {
   }
 
   fs.mkdirSync(root, { recursive: true });
-  for (const p of [work.scratch, work.stats, work.prepared, work.origin, work.remotes]) rmTree(p); // leftovers of an interrupted run
-  for (const p of [work.home, work.scratch, work.stats]) fs.mkdirSync(p, { recursive: true });
-
-  const spec = datasetSpec(opts);
-  const datasetBytes = spec.smallFiles * spec.smallSize + spec.largeFiles * spec.largeSizeMiB * MiB;
-  // dataset + prepared (data + cache) + git repo (data + objects) + one fresh repo + cache + cp copy;
-  // push/pull rows: origin cache + 2 pushes kept + 2 being made (s3rver stores 3 files per object)
-  // + a clone (cache + data) + a baseline download
-  const needBytes = (opts.hasRemoteRows ? 18 : 8) * datasetBytes;
-  try {
-    const sfs = fs.statfsSync(root);
-    const free = sfs.bavail * sfs.bsize;
-    if (free < needBytes) {
-      process.stderr.write(`bench: ${root} has ${(free / 1024 ** 3).toFixed(1)} GiB free; about ${(needBytes / 1024 ** 3).toFixed(1)} GiB are needed. Use --dir elsewhere or a smaller dataset.\n`);
-      process.exit(2);
-    }
-  } catch {
-    // statfs unavailable: go ahead
-  }
-
   const env = makeEnv(work.home);
-  const tools = { gitLfs: which('git-lfs'), gitAnnex: which('git-annex') };
+  const tools = { gitLfs: which('git-lfs'), gitAnnex: which('git-annex'), time: gnuTime() };
   if (opts.rows.some((id) => ROWS[id].remote === 's3')) {
     tools.aws = opts.aws === undefined ? which('aws') : opts.aws.includes('/') ? (fs.existsSync(opts.aws) ? opts.aws : undefined) : which(opts.aws);
+    tools.rclone = which('rclone');
   }
   const mlvBin = snapshotMlv(work.mlv);
-  const ctx = { opts, work, env, tools, mlvBin, rows: [], preparedReady: false, gitRepoReady: false, disturbance: { wall: 0, otherCpu: 0 } };
-  Object.assign(ctx, { servers, remotes: {}, seeds: {}, originReady: false });
-  ctx.needPrepared = opts.rows.some((id) => ROWS[id].needs.includes('prepared'));
-  ctx.machine = machineInfo(root, { repoRoot: ROOT, env, tools });
-  const m = ctx.machine;
-  log(`machine: ${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM, Node ${m.node}, work dir on ${m.fsType}`);
-  log(`rows: ${opts.rows.join(', ')}; ${opts.runs} runs each${opts.hasRemoteRows ? ` (push/pull rows: ${opts.remoteRuns})` : ''}`);
+  const machine = machineInfo(root, { repoRoot: ROOT, env, tools });
+  const m = machine;
+  const loadStart = os.loadavg()[0];
+  log(`machine: ${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM, Node ${m.node}, work dir on ${m.fsType}; load average ${loadStart.toFixed(2)}`);
+  log(`shape ${opts.shape}${opts.scale ? ` at ${opts.datasets.map((d) => d.smallFiles).join(', ')} files` : ''}; rows: ${opts.rows.join(', ')}; ${opts.runs} runs each${opts.hasRemoteRows ? ` (push/pull rows: ${opts.remoteRuns})` : ''}`);
+  const base = { opts, work, env, tools, mlvBin, machine, servers, h: HELPERS };
 
   let exitCode = 0;
+  const sessions = [];
   try {
-    ctx.ds = ensureDataset(work.dataset, spec);
-    for (const id of opts.rows) {
-      const row = newRow(id);
-      ctx.rows.push(row);
-      log(`row ${id}: ${row.title}${row.baselineName ? ` vs ${row.baselineName.replace(/`/g, '')}` : ''}`);
-      try {
-        await ROWS[id].run(ctx, row);
-      } catch (err) {
-        row.error = err instanceof RowError ? err.message : `${err.stack ?? err}`;
-        log(`row ${id}: ERROR: ${row.error}`);
-      }
-      finalize(row);
-      // Nothing of a row survives in scratch/ (disk space).
-      rmTree(work.scratch);
-      fs.mkdirSync(work.scratch, { recursive: true });
-      log(`row ${id}: ${row.result}`);
+    for (const d of opts.datasets) {
+      if (opts.scale) log(`scale: shape b with ${d.smallFiles} files`);
+      const ctx = await runSession(base, d);
+      sessions.push(ctx);
+      stopServers();
+      // Between sizes, drop what the next size rebuilds anyway (disk space).
+      if (opts.scale && d !== opts.datasets.at(-1)) for (const p of [work.prepared, work.gitrepo, work.origin, work.remotes]) rmTree(p);
     }
 
-    const md = [`# mlv benchmark (${startedAt})`, '', renderMachine(m, ctx.ds, opts, otherCores(ctx.disturbance)), '', renderResults(ctx.rows), ''].join('\n');
-    process.stdout.write(md);
+    const all = { wall: 0, otherCpu: 0 };
+    for (const c of sessions) {
+      all.wall += c.disturbance.wall;
+      all.otherCpu += c.disturbance.otherCpu;
+    }
+    const loads = sessions.flatMap((c) => c.loads);
+    const load = { start: loadStart, min: Math.min(...loads), max: Math.max(...loads) };
+    const md = [`# mlv benchmark (${startedAt})`, '', renderMachine(m, opts, otherCores(all), loads.length ? load : undefined), ''];
+    for (const c of sessions) {
+      const title = opts.scale ? `## Shape b, ${c.ds.files.toLocaleString('en-US')} files` : `## Results (shape ${opts.shape})`;
+      md.push(renderResults(c.rows, c.ds, title), '');
+    }
+    if (opts.scale) md.push(renderScale(sessions), '');
+    process.stdout.write(md.join('\n'));
     if (opts.json) {
       fs.mkdirSync(path.dirname(opts.json), { recursive: true });
-      fs.writeFileSync(opts.json, JSON.stringify(toJson(ctx, startedAt), null, 2) + '\n');
+      fs.writeFileSync(opts.json, JSON.stringify(toJson(opts, machine, sessions, startedAt), null, 2) + '\n');
       log(`wrote ${opts.json}`);
     }
-    if (ctx.rows.some((r) => r.result === 'ERROR')) exitCode = 1;
-    else if (opts.strict && ctx.rows.some((r) => r.result === 'FAIL')) exitCode = 1;
+    const rows = sessions.flatMap((c) => c.rows);
+    if (rows.some((r) => r.result === 'ERROR')) exitCode = 1;
+    else if (opts.strict && rows.some((r) => r.result === 'FAIL')) exitCode = 1;
   } finally {
     cleanup();
   }
   log(`done in ${elapsedSeconds().toFixed(0)} s`);
   process.exitCode = exitCode;
 }
+
+/** What the row modules in lib/ use from this file (they get it as ctx.h). */
+const HELPERS = {
+  RowError,
+  S3_BUCKET,
+  mlvTimed,
+  mlvRun,
+  baseTimed,
+  untimed: (cmd, args, cwd, env) => run(cmd, args, { cwd, env }),
+  recordMlv,
+  recordBase,
+  recordCpu,
+  cpuNotes,
+  ensurePrepared,
+  ensureGitRepo,
+  ensureRemote,
+  assertServer,
+  treeDiff,
+  order,
+  tick,
+  fmt,
+  fmtMem,
+};
 
 await main();

@@ -57,6 +57,9 @@ export function machineInfo(workDir, { repoRoot, env, tools }) {
     gitAnnex: tools.gitAnnex ? (out('git', ['annex', 'version', '--raw'], { env }) ?? tools.gitAnnex) : null,
     // The aws CLI (baseline of the S3 rows): its version line, e.g. "aws-cli/2.9.19 Python/3.11.2 ...".
     // Only looked up when an S3 row runs (tools.aws present, undefined when not installed).
+    // rclone (second baseline of the S3 rows), looked up like aws.
+    rclone: !('rclone' in tools) ? undefined : tools.rclone ? `${(out(tools.rclone, ['version'], { env }) ?? 'unknown version').split('\n')[0]} (${tools.rclone})` : null,
+    gnuTime: Boolean(tools.time),
     aws: !('aws' in tools) ? undefined : tools.aws ? `${(out(tools.aws, ['--version'], { env }) ?? 'unknown version').split(/\s+/)[0]} (${tools.aws})` : null,
   };
 }

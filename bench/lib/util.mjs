@@ -202,3 +202,17 @@ export function countFiles(dir, accept = () => true) {
   walk(dir);
   return { objects, bytes };
 }
+
+/**
+ * Peak memory in bytes from the file `/usr/bin/time -f %M -o FILE` wrote (its last line is the
+ * maximum resident set size in KiB; earlier lines may say how the command exited), or undefined.
+ */
+export function readTimePeak(file) {
+  try {
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    const kib = Number(lines.at(-1).trim());
+    return Number.isFinite(kib) && kib > 0 ? kib * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
