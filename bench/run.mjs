@@ -1266,7 +1266,9 @@ function gnuTime() {
   return failureOf(r) ? undefined : '/usr/bin/time';
 }
 
-/** Exits 2 when the work dir has too little space or too few inodes for a dataset (rough). */
+class SpaceError extends Error {}
+
+/** Throws a SpaceError when the work dir has too little space or too few inodes for a dataset (rough). */
 function checkSpace(root, spec, opts) {
   const fp = footprint(spec);
   // dataset + prepared (data + cache) + git repo (data + objects) + one fresh repo + cache + cp copy;
@@ -1285,23 +1287,22 @@ function checkSpace(root, spec, opts) {
   const df = timed('df', ['-h', root], { cwd: root, env: process.env }).stdout.trim().split('\n').at(-1);
   log(`disk: ${df}; the ${fp.files}-file dataset needs about ${(needBytes / 1024 ** 3).toFixed(1)} GiB and ${needInodes} inodes`);
   if (free < needBytes) {
-    process.stderr.write(`bench: ${root} has ${(free / 1024 ** 3).toFixed(1)} GiB free; about ${(needBytes / 1024 ** 3).toFixed(1)} GiB are needed. Use --dir elsewhere or a smaller dataset.\n`);
-    process.exit(2);
+    throw new SpaceError(`${root} has ${(free / 1024 ** 3).toFixed(1)} GiB free; about ${(needBytes / 1024 ** 3).toFixed(1)} GiB are needed. Use --dir elsewhere or a smaller dataset.`);
   }
   if (sfs.ffree > 0 && sfs.ffree < needInodes) {
-    process.stderr.write(`bench: ${root} has ${sfs.ffree} free inodes; about ${needInodes} are needed. Use --dir elsewhere or a smaller dataset.\n`);
-    process.exit(2);
+    throw new SpaceError(`${root} has ${sfs.ffree} free inodes; about ${needInodes} are needed. Use --dir elsewhere or a smaller dataset.`);
   }
 }
 
 /** Runs the selected rows on one dataset; returns the session's ctx. */
-async function runSession(base, datasetOpts) {
+async function runSession(base, datasetOpts, started = () => {}) {
   const { opts, work } = base;
   for (const p of [work.scratch, work.stats, work.prepared, work.origin, work.remotes]) rmTree(p);
   for (const p of [work.home, work.scratch, work.stats]) fs.mkdirSync(p, { recursive: true });
   const spec = datasetSpec(datasetOpts);
   checkSpace(work.root, spec, opts);
   const ctx = { ...base, rows: [], preparedReady: false, gitRepoReady: false, disturbance: { wall: 0, otherCpu: 0 }, loads: [] };
+  started(ctx);
   Object.assign(ctx, { servers: base.servers, remotes: {}, seeds: {}, originReady: false, mlvHistoryReady: false, gitHistoryReady: false });
   ctx.needPrepared = opts.rows.some((id) => ROWS[id].needs.includes('prepared'));
   ctx.ds = ensureDataset(work.dataset, spec);
@@ -1324,6 +1325,8 @@ async function runSession(base, datasetOpts) {
   }
   return ctx;
 }
+
+let reportPartial;
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
@@ -1381,6 +1384,11 @@ async function main() {
     process.on(sig, () => {
       log(`${sig}: stopping`);
       try {
+        reportPartial?.(sig);
+      } catch (err) {
+        log(`could not write the partial report: ${err.message}`);
+      }
+      try {
         cleanup();
       } finally {
         process.exit(sig === 'SIGINT' ? 130 : 143);
@@ -1405,37 +1413,66 @@ async function main() {
 
   let exitCode = 0;
   const sessions = [];
+  let current; // the session running now
+  /** The Markdown report on stdout (and the JSON file); `interrupted`: what finished so far. */
+  const writeReport = (done, interrupted) => {
+    const all = { wall: 0, otherCpu: 0 };
+    for (const c of done) {
+      all.wall += c.disturbance.wall;
+      all.otherCpu += c.disturbance.otherCpu;
+    }
+    const loads = done.flatMap((c) => c.loads);
+    const load = { start: loadStart, min: Math.min(...loads), max: Math.max(...loads) };
+    const md = [`# mlv benchmark (${startedAt})`, '', renderMachine(m, opts, otherCores(all), loads.length ? load : undefined), ''];
+    if (interrupted) md.push(`**Interrupted (${interrupted}): only the rows that finished are reported.**`, '');
+    for (const c of done) {
+      const title = opts.scale ? `## Shape b, ${c.ds.files.toLocaleString('en-US')} files` : `## Results (shape ${opts.shape})`;
+      md.push(renderResults(c.rows, c.ds, title), '');
+    }
+    if (opts.scale && done.length > 1) md.push(renderScale(done), '');
+    process.stdout.write(md.join('\n'));
+    if (opts.json) {
+      fs.mkdirSync(path.dirname(opts.json), { recursive: true });
+      fs.writeFileSync(opts.json, JSON.stringify({ ...toJson(opts, machine, done, startedAt), interrupted: interrupted ?? undefined }, null, 2) + '\n');
+      log(`wrote ${opts.json}`);
+    }
+  };
+  /** On Ctrl-C / SIGTERM: report the rows that finished (of the finished sessions and the current one). */
+  reportPartial = (sig) => {
+    const done = [...sessions];
+    if (current && !sessions.includes(current)) {
+      const rows = current.rows.filter((r) => r.result !== undefined);
+      if (rows.length) done.push({ ...current, rows });
+    }
+    if (done.length) writeReport(done, sig);
+  };
   try {
     for (const d of opts.datasets) {
       if (opts.scale) log(`scale: shape b with ${d.smallFiles} files`);
-      const ctx = await runSession(base, d);
+      let ctx;
+      try {
+        ctx = await runSession(base, d, (c) => (current = c));
+      } catch (err) {
+        if (!(err instanceof SpaceError)) throw err;
+        process.stderr.write(`bench: ${err.message}\n`);
+        exitCode = 2;
+        break;
+      }
       sessions.push(ctx);
       stopServers();
       // Between sizes, drop what the next size rebuilds anyway (disk space).
       if (opts.scale && d !== opts.datasets.at(-1)) for (const p of [work.prepared, work.gitrepo, work.origin, work.remotes]) rmTree(p);
     }
 
-    const all = { wall: 0, otherCpu: 0 };
-    for (const c of sessions) {
-      all.wall += c.disturbance.wall;
-      all.otherCpu += c.disturbance.otherCpu;
+    if (sessions.length === 0) {
+      process.exitCode = exitCode;
+      return;
     }
-    const loads = sessions.flatMap((c) => c.loads);
-    const load = { start: loadStart, min: Math.min(...loads), max: Math.max(...loads) };
-    const md = [`# mlv benchmark (${startedAt})`, '', renderMachine(m, opts, otherCores(all), loads.length ? load : undefined), ''];
-    for (const c of sessions) {
-      const title = opts.scale ? `## Shape b, ${c.ds.files.toLocaleString('en-US')} files` : `## Results (shape ${opts.shape})`;
-      md.push(renderResults(c.rows, c.ds, title), '');
-    }
-    if (opts.scale) md.push(renderScale(sessions), '');
-    process.stdout.write(md.join('\n'));
-    if (opts.json) {
-      fs.mkdirSync(path.dirname(opts.json), { recursive: true });
-      fs.writeFileSync(opts.json, JSON.stringify(toJson(opts, machine, sessions, startedAt), null, 2) + '\n');
-      log(`wrote ${opts.json}`);
-    }
+    writeReport(sessions);
     const rows = sessions.flatMap((c) => c.rows);
-    if (rows.some((r) => r.result === 'ERROR')) exitCode = 1;
+    if (exitCode) {
+      // a dataset did not fit: what ran is reported above
+    } else if (rows.some((r) => r.result === 'ERROR')) exitCode = 1;
     else if (opts.strict && rows.some((r) => r.result === 'FAIL')) exitCode = 1;
   } finally {
     cleanup();
