@@ -73,6 +73,18 @@ export class ObjectAccess {
     return this.remote;
   }
 
+  /** The remote, for data the caches lack (`missing` says what); no usable remote means missing data. */
+  private async remoteFor(missing: string) {
+    try {
+      return await this.openRemote();
+    } catch (err) {
+      if (err instanceof MlvError && err.code === 'USAGE') {
+        throw new MlvError('MISSING_OBJECTS', `${missing}, and no remote can be used: ${err.message}`, { hint: err.hint ?? 'configure a remote, or run this where the data was added' });
+      }
+      throw err;
+    }
+  }
+
   /** The entries of a tree: from memory, a cache, else the remote. */
   async readTree(id: ObjectId, where: string): Promise<TreeEntry[]> {
     const hit = this.memory.get(id);
@@ -81,15 +93,7 @@ export class ObjectAccess {
       const entries = reader.read(id);
       if (entries) return entries;
     }
-    let remote;
-    try {
-      remote = await this.openRemote();
-    } catch (err) {
-      if (err instanceof MlvError && err.code === 'USAGE') {
-        throw new MlvError('MISSING_OBJECTS', `the listing of ${where} (tree ${id}) is not in the cache, and no remote can be used: ${err.message}`, { hint: err.hint ?? 'configure a remote, or run this where the data was added' });
-      }
-      throw err;
-    }
+    const remote = await this.remoteFor(`the listing of ${where} (tree ${id}) is not in the cache`);
     let bytes: Buffer | null;
     try {
       bytes = await readRemoteObject(remote.store, id);
@@ -108,16 +112,7 @@ export class ObjectAccess {
     const nodes = new Map<ObjectId, GraphNode>();
     for (const f of files) if (!nodes.has(f.id) && !this.cacheWith(f.id)) nodes.set(f.id, { id: f.id, kind: 'file', size: f.size, path: f.path });
     if (nodes.size === 0) return;
-    let remote;
-    try {
-      remote = await this.openRemote();
-    } catch (err) {
-      if (err instanceof MlvError && err.code === 'USAGE') {
-        const first = [...nodes.values()][0]!;
-        throw new MlvError('MISSING_OBJECTS', `${nodes.size} object(s) are not in the cache (${first.path} first), and no remote can be used: ${err.message}`, { hint: err.hint ?? 'configure a remote' });
-      }
-      throw err;
-    }
+    const remote = await this.remoteFor(`${nodes.size} object(s) are not in the cache (${[...nodes.values()][0]!.path} first)`);
     this.source.caches[0]!.cleanStaleTemps();
     const graph: ObjectGraph = { nodes, pathTrees: [], unreadable: [] };
     for (const id of nodes.keys()) this.holder.delete(id);

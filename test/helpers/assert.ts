@@ -39,8 +39,8 @@ afterAll(() => {
   for (const dir of madeHere.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `mlv <args>` in `cwd` without blocking; never rejects on a non-zero exit. */
-export function mlvAsync(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+/** Runs `mlv <args>` in `cwd` without blocking, stdout as raw bytes (for `export -o -`); never rejects on a non-zero exit. */
+export function mlvRaw(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MLV_BIN, ...args], {
       cwd,
@@ -52,8 +52,14 @@ export function mlvAsync(cwd: string, args: string[], env: Record<string, string
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
   });
+}
+
+/** Runs `mlv <args>` in `cwd` without blocking; never rejects on a non-zero exit. */
+export async function mlvAsync(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const r = await mlvRaw(cwd, args, env);
+  return { ...r, stdout: r.stdout.toString('utf8') };
 }
 
 /** Runs `mlv <args> --json` and parses stdout. */

@@ -18,7 +18,7 @@
  * project-relative path to its bytes and executable bit; ids are BLAKE3 of the bytes. The source
  * repository ends on main at v3 with every version's objects in its cache.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -26,7 +26,7 @@ import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { expect } from 'vitest';
 import { blake3Hex, lsTree, mlvAsync, pseudoRandomBytes, treeEntries, write } from './assert.js';
-import { GIT_ENV, MLV_BIN, git, initRepo, snapshotTree, tempDir } from './cli.js';
+import { GIT_ENV, git, initRepo, snapshotTree, tempDir } from './cli.js';
 
 export type VersionName = 'v1' | 'v2' | 'v3' | 'experiment';
 export const VERSION_NAMES: VersionName[] = ['v1', 'v2', 'v3', 'experiment'];
@@ -354,22 +354,7 @@ export function cloneState(repo: string): CloneState {
 // ---------------------------------------------------------------------------------------------
 // Running mlv with binary output, tar archives
 
-/** Runs `mlv <args>` in `cwd`, stdout as raw bytes (for `export -o -`). */
-export function mlvRaw(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MLV_BIN, ...args], {
-      cwd,
-      env: { ...process.env, ...GIT_ENV, MLV_DEBUG: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
-  });
-}
+export { mlvRaw } from './assert.js';
 
 export interface TarEntry {
   name: string;
