@@ -511,7 +511,11 @@ describe.concurrent('faults during pull', () => {
       expect(r.stderr).toMatch(/^error: no space left on device/m);
       expect(r.stderr).not.toMatch(/internal error/);
       await c.proxy.settled();
-      expect(c.gets(big)).toHaveLength(1);
+      // Disk full is not retried (a retried failure would be tried 5 times). On a loaded machine the
+      // first GET can still be dropped in transit before the disk fills, which is retried once.
+      const gets = c.gets(big);
+      expect(gets.length).toBeGreaterThanOrEqual(1);
+      expect(gets.length).toBeLessThanOrEqual(2);
       expect(cacheIds(c.b)).not.toContain(big);
       expectCacheVerified(c.b);
       expect(fs.existsSync(path.join(c.b, 'big.bin'))).toBe(false);
