@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `mlv` command: runs the compiled CLI in dist/ (built by `npm install` / `npm run build`).
-import { writeFileSync } from 'node:fs';
-import { main } from '../dist/cli/main.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 // Used by bench/: report this process's peak memory (all threads) when it exits.
 if (process.env.MLV_STATS_FILE) {
@@ -11,13 +10,20 @@ if (process.env.MLV_STATS_FILE) {
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`error: internal error: ${err?.message ?? err}\n`);
-    if (process.env.MLV_DEBUG) process.stderr.write(`${err?.stack}\n`);
-    process.exitCode = 1;
-  },
-);
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  // Answered without loading the CLI (scripts call this often; it should cost no more than Node's start).
+  process.stdout.write(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version + '\n');
+} else {
+  const { main } = await import('../dist/cli/main.js');
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`error: internal error: ${err?.message ?? err}\n`);
+      if (process.env.MLV_DEBUG) process.stderr.write(`${err?.stack}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -3,6 +3,7 @@
  * is the portable fallback. `MLV_HASHER=wasm` forces the fallback, `MLV_HASHER=native` refuses to
  * fall back. This is the only module that imports either package.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ObjectId } from './id.js';
 
@@ -31,8 +32,31 @@ interface WasmModule {
   createHash(): { update(input: Uint8Array): unknown; digest(encoding: 'hex'): string };
 }
 
+/**
+ * The package's own loader calls process.report.getReport() to tell glibc from musl, which costs
+ * 15-20 ms at every start. On glibc Linux the platform package is loaded directly instead (resolved
+ * from the main package, so any installer layout works); anywhere else, or if that fails, the
+ * package's loader decides.
+ */
+function requireNative(): NativeModule {
+  if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64') && isGlibc()) {
+    try {
+      const fromPackage = createRequire(require.resolve('@napi-rs/blake-hash'));
+      return fromPackage(`@napi-rs/blake-hash-linux-${process.arch}-gnu`) as NativeModule;
+    } catch {
+      // fall through to the package's own loader
+    }
+  }
+  return require('@napi-rs/blake-hash') as NativeModule;
+}
+
+/** glibc's dynamic loader is present (musl systems have ld-musl-* instead). */
+function isGlibc(): boolean {
+  return existsSync(process.arch === 'x64' ? '/lib64/ld-linux-x86-64.so.2' : '/lib/ld-linux-aarch64.so.1');
+}
+
 function loadNative(): HashBackend {
-  const native = require('@napi-rs/blake-hash') as NativeModule;
+  const native = requireNative();
   return {
     name: 'native',
     hash: (data) => native.blake3(data).toString('hex') as ObjectId,

@@ -8,6 +8,7 @@ import { MlvError, errnoCode } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
 import { LocalCache, ioBuffer, openNoFollow, readUpTo } from '../storage/local-cache.js';
+import { FastLstat } from './fast-lstat.js';
 import { isRacy, statKeyOf } from './racy.js';
 import type { StatCacheReader, StatKey } from './stat-cache.js';
 
@@ -34,10 +35,18 @@ export class FileProcessor {
     private readonly stats: StatCacheReader,
   ) {}
 
+  private readonly fast = new FastLstat();
+
   /** The result from the stat cache alone, or undefined when the file must be read. */
   known(absPath: string): FileResult | undefined {
-    const st = this.lstat(absPath);
-    return this.lookup(st);
+    const f = this.fast;
+    if (f.lstat(absPath) && f.isFile) {
+      const id = this.stats.lookupProbe(f.probe);
+      if (id && (this.mode === 'hash' || this.cache.has(id))) return { id, size: f.size, exec: (f.mode & 0o100) !== 0, hashed: false };
+      return undefined;
+    }
+    // Not a regular file, gone, or no fast path: fs.lstatSync gives the real answer or error.
+    return this.lookup(this.lstat(absPath));
   }
 
   process(absPath: string): FileResult {

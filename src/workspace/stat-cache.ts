@@ -25,12 +25,33 @@ export interface StatKey {
   ctimeNs: bigint;
 }
 
+/**
+ * A stat key as the ten 32-bit words a record starts with (dev, ino, size, mtimeNs, ctimeNs, each
+ * little-endian u64), so a lookup compares plain numbers. Reused across lookups.
+ */
+export class StatProbe {
+  private readonly buffer = new ArrayBuffer(40);
+  readonly words = new Uint32Array(this.buffer);
+  readonly big = new BigUint64Array(this.buffer);
+
+  static of(key: StatKey, into = new StatProbe()): StatProbe {
+    const b = into.big;
+    b[0] = key.dev;
+    b[1] = key.ino;
+    b[2] = key.size;
+    b[3] = BigInt.asUintN(64, key.mtimeNs);
+    b[4] = BigInt.asUintN(64, key.ctimeNs);
+    return into;
+  }
+}
+
 /** Read-only view over a serialized stat cache (works on a SharedArrayBuffer inside workers). */
 export class StatCacheReader {
   protected records: Buffer;
   protected count: number;
   /** The same bytes as 32-bit words, so the search compares plain numbers and allocates nothing. */
   protected words: Uint32Array;
+  private readonly scratch = new StatProbe();
 
   constructor(records: Buffer) {
     this.records = records;
@@ -43,38 +64,36 @@ export class StatCacheReader {
   }
 
   lookup(key: StatKey): ObjectId | undefined {
-    const i = this.find(key);
-    if (i < 0) return undefined;
+    return this.lookupProbe(StatProbe.of(key, this.scratch));
+  }
+
+  lookupProbe(probe: StatProbe): ObjectId | undefined {
+    const i = this.find(probe.words);
+    return i < 0 ? undefined : this.idAt(i);
+  }
+
+  protected idAt(i: number): ObjectId {
     const off = i * RECORD;
     return this.records.toString('hex', off + 40, off + 72) as ObjectId;
   }
 
   /** Index of the record matching the whole key, or -1. */
-  protected find(key: StatKey): number {
+  protected find(k: Uint32Array): number {
     const w = this.words;
-    const devLo = lo32(key.dev);
-    const devHi = hi32(key.dev);
-    const inoLo = lo32(key.ino);
-    const inoHi = hi32(key.ino);
+    const devLo = k[0]!;
+    const devHi = k[1]!;
+    const inoLo = k[2]!;
+    const inoHi = k[3]!;
     let lo = 0;
     let hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const o = mid * WORDS;
       // Little-endian u64 = (low word, high word): compare high words first.
-      let cmp = w[o + 1]! - devHi || w[o]! - devLo || w[o + 3]! - inoHi || w[o + 2]! - inoLo;
+      const cmp = w[o + 1]! - devHi || w[o]! - devLo || w[o + 3]! - inoHi || w[o + 2]! - inoLo;
       if (cmp === 0) {
-        if (
-          w[o + 4] === lo32(key.size) &&
-          w[o + 5] === hi32(key.size) &&
-          w[o + 6] === lo32(key.mtimeNs) &&
-          w[o + 7] === hi32(key.mtimeNs) &&
-          w[o + 8] === lo32(key.ctimeNs) &&
-          w[o + 9] === hi32(key.ctimeNs)
-        ) {
-          return mid;
-        }
-        return -1;
+        for (let j = 4; j < 10; j++) if (w[o + j] !== k[j]) return -1;
+        return mid;
       }
       if (cmp < 0) lo = mid + 1;
       else hi = mid - 1;
@@ -84,13 +103,6 @@ export class StatCacheReader {
 }
 
 const WORDS = RECORD / 4;
-const U32 = 0xffffffffn;
-function lo32(v: bigint): number {
-  return Number(v & U32);
-}
-function hi32(v: bigint): number {
-  return Number((v >> 32n) & U32);
-}
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -152,23 +164,23 @@ export class StatCache extends StatCacheReader {
     return this.records;
   }
 
-  override lookup(key: StatKey): ObjectId | undefined {
+  override lookupProbe(probe: StatProbe): ObjectId | undefined {
     if (this.pending.size > 0) {
-      const p = this.pending.get(`${key.dev}:${key.ino}`);
+      const b = probe.big;
+      const p = this.pending.get(`${b[0]}:${b[1]}`);
       if (p) {
         const k = p.key;
-        return k.size === key.size && k.mtimeNs === key.mtimeNs && k.ctimeNs === key.ctimeNs ? p.id : undefined;
+        return k.size === b[2] && BigInt.asUintN(64, k.mtimeNs) === b[3] && BigInt.asUintN(64, k.ctimeNs) === b[4] ? p.id : undefined;
       }
     }
-    const i = this.find(key);
+    const i = this.find(probe.words);
     if (i < 0) return undefined;
     this.hits ??= new Uint8Array(this.count);
     if (this.hits[i] === 0) {
       this.hits[i] = 1;
       this.hitCount++;
     }
-    const off = i * RECORD;
-    return this.records.toString('hex', off + 40, off + 72) as ObjectId;
+    return this.idAt(i);
   }
 
   /**
