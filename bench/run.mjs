@@ -22,9 +22,11 @@ const MiB = 1024 * 1024;
 
 // Targets (from the issue). 300 MB is read as 300,000,000 bytes (286.1 MiB), the stricter reading.
 const MEM_LIMIT_BYTES = 300e6;
-const ADD_MAX_RATIO = 3;
-const STATUS_MAX_RATIO = 3;
-const S3_MAX_RATIO = 1; // mlv push / pull at least as fast as aws s3 sync
+const ADD_MAX_RATIO = 1.5;
+const STATUS_MAX_RATIO = 1.5;
+const S3_MAX_RATIO = 1 / 1.5; // mlv push / pull at least 1.5x faster than aws s3 sync
+const LFS_MAX_RATIO = 1 / 15; // mlv add at least 15x faster than git lfs
+const HASH_MIN_GBS = 3; // hashing a large file end to end, from page cache
 // The push/pull rows move every object through a server (s3rver takes minutes for 20,000 objects
 // per direction): they run min(--runs, 3) times unless --remote-runs says otherwise.
 const REMOTE_MAX_RUNS = 3;
@@ -94,10 +96,9 @@ const ROWS = {
   },
   hash: {
     bytes: true, // reads or writes every byte: its rate is in GB/s for large files
-    title: 'hashing throughput: mlv add, cold cache',
+    title: 'hashing end to end: mlv status after every file was touched (read + BLAKE3, page cache)',
     baseline: '`sha256sum` of every file',
-    target: 'info only',
-    info: true,
+    target: `≥ ${HASH_MIN_GBS} GB/s`,
     needs: [],
     run: (ctx, row) => rowHash(ctx, row),
   },
@@ -105,7 +106,7 @@ const ROWS = {
     bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv push to S3 (local s3rver), empty prefix',
     baseline: '`aws s3 sync` (upload)',
-    target: `≤ ${S3_MAX_RATIO}× aws s3 sync, 0 failed, ${MEM}`,
+    target: `≥ 1.5× faster than aws s3 sync (≤ 0.67×), 0 failed, ${MEM}`,
     ratioLimit: S3_MAX_RATIO,
     remote: 's3',
     needs: ['prepared'],
@@ -125,7 +126,7 @@ const ROWS = {
     bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv pull from S3 (local s3rver) in a fresh git clone',
     baseline: '`aws s3 sync` (download)',
-    target: `≤ ${S3_MAX_RATIO}× aws s3 sync, data restored, ${MEM}`,
+    target: `≥ 1.5× faster than aws s3 sync (≤ 0.67×), data restored, ${MEM}`,
     ratioLimit: S3_MAX_RATIO,
     remote: 's3',
     needs: ['prepared'],
@@ -163,8 +164,8 @@ const ROWS = {
     bytes: true, // reads or writes every byte: its rate is in GB/s for large files
     title: 'mlv add, cold cache (vs git lfs)',
     baseline: '`git add data` (git lfs)',
-    target: 'info only',
-    info: true,
+    target: `≥ 15× faster than git lfs (≤ ${LFS_MAX_RATIO.toFixed(3)}×)`,
+    ratioLimit: LFS_MAX_RATIO,
     needs: [],
     run: (ctx, row) => rowOtherTool(ctx, row, 'lfs'),
   },
@@ -683,33 +684,34 @@ async function rowCheckout(ctx, row) {
 }
 
 /**
- * Hashing throughput: mlv add with a cold cache (the add-cold measurement when that row ran, else
- * its own runs) against sha256sum of the same files, in GB/s of file content.
+ * Hashing end to end: every file's times are changed (content untouched), so `mlv status` must
+ * read and hash all of them (from page cache) to find them unchanged; against sha256sum of the same
+ * files, in GB/s of file content. The add-cold row's rate (which also writes the cache) is noted.
  */
 async function rowHash(ctx, row) {
   const { ds } = ctx;
-  const addCold = ctx.rows.find((r) => r.id === 'add-cold');
-  const reuse = addCold && addCold.mlv.runs.length > 0 && addCold.checks.length === 0;
-  if (reuse) {
-    row.mlv = addCold.mlv;
-    row.notes.push('mlv column: the add-cold measurement');
-  }
+  const repo = path.join(ctx.work.scratch, 'hash');
+  const data = path.join(repo, 'data');
+  makeMlvRepo(ctx, repo);
+  copyTree(ds.dataDir, data, ctx.env);
+  const added = mlvRun(ctx, ['add', '-q', 'data'], repo);
+  if (added.code !== 0) throw new RowError(`mlv add failed: ${added.stderr.trim()}`);
+  let stamp = Date.now() / 1000 - 3600;
+  const touchAll = () => {
+    stamp += 1;
+    for (const f of listFiles(data)) fs.utimesSync(f, stamp, stamp);
+  };
   for (let i = 0; i < ctx.opts.runs; i++) {
     await tick();
-    const repo = path.join(ctx.work.scratch, `hash-${i}`);
-    const data = path.join(repo, 'data');
     const sides = {
       mlv: () => {
-        if (reuse) return;
-        makeMlvRepo(ctx, repo);
-        copyTree(ds.dataDir, data, ctx.env);
+        touchAll();
         warmTree(data);
         syncFs();
-        const r = mlvTimed(ctx, ['add', '--json', 'data'], repo, `hash-${i}`);
+        const r = mlvTimed(ctx, ['status', '--json'], repo, `hash-${i}`);
         recordMlv(row, r);
         const t = r.json.targets?.[0];
-        if (!t || t.hashedFiles !== ds.files) row.checks.push(`run ${i + 1}: expected all ${ds.files} files hashed, got ${addSummary(t)}`);
-        rmTree(repo);
+        if (!t || t.state !== 'up-to-date') row.checks.push(`run ${i + 1}: expected data up to date after touching it, got ${JSON.stringify(t)?.slice(0, 200)}`);
       },
       base: () => {
         warmTree(ds.dataDir);
@@ -719,15 +721,30 @@ async function rowHash(ctx, row) {
       },
     };
     for (const side of order(i)) sides[side]();
-    log(`hash run ${i + 1}/${ctx.opts.runs}: ${reuse ? '' : `mlv add ${fmt(row.mlv.runs.at(-1))} s, `}sha256sum ${fmt(row.baseline.runs.at(-1))} s`);
+    log(`hash run ${i + 1}/${ctx.opts.runs}: mlv status (all files re-hashed) ${fmt(row.mlv.runs.at(-1))} s, sha256sum ${fmt(row.baseline.runs.at(-1))} s`);
   }
+  rmTree(repo);
   const gbs = (xs) => (xs.length ? ds.bytes / median(xs) / 1e9 : undefined);
   row.details.throughputGBs = { mlv: gbs(row.mlv.runs) ?? null, sha256sum: gbs(row.baseline.runs) ?? null };
   const t = row.details.throughputGBs;
+  const addCold = ctx.rows.find((r) => r.id === 'add-cold');
+  const addRate = addCold?.mlv.runs.length ? ds.bytes / median(addCold.mlv.runs) / 1e9 : undefined;
   row.notes.push(
-    `throughput over ${(ds.bytes / 1e9).toFixed(2)} GB: mlv add (read, BLAKE3, copy into the cache) ${t.mlv?.toFixed(2) ?? '—'} GB/s; ` +
-      `sha256sum (read + SHA-256, one thread) ${t.sha256sum?.toFixed(2) ?? '—'} GB/s`,
+    `throughput over ${(ds.bytes / 1e9).toFixed(2)} GB: mlv status, every file re-hashed (read + BLAKE3, Node start included) ${t.mlv?.toFixed(2) ?? '—'} GB/s; ` +
+      `sha256sum (read + SHA-256, one thread) ${t.sha256sum?.toFixed(2) ?? '—'} GB/s` +
+      (addRate ? `; mlv add, cold cache (read + BLAKE3 + write into the cache) ${addRate.toFixed(2)} GB/s` : ''),
   );
+  if (t.mlv !== undefined && t.mlv !== null && t.mlv < HASH_MIN_GBS) row.checks.push(`mlv hashed ${t.mlv.toFixed(2)} GB/s, under ${HASH_MIN_GBS} GB/s`);
+}
+
+function listFiles(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...listFiles(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1185,7 +1202,7 @@ function finalize(row) {
   }
   row.failures.push(...row.checks);
   if (def.ratioLimit !== undefined && row.ratio !== undefined && row.ratio > def.ratioLimit) {
-    row.failures.push(`mlv took ${row.ratio.toFixed(2)}× as long as the baseline (limit ${def.ratioLimit}×)`);
+    row.failures.push(`mlv took ${row.ratio.toFixed(2)}× as long as the baseline (limit ${+def.ratioLimit.toFixed(3)}×)`);
   }
   const peak = row.mlv.peakBytes.length ? Math.max(...row.mlv.peakBytes) : undefined;
   if (peak !== undefined && peak >= MEM_LIMIT_BYTES) {
@@ -1249,7 +1266,7 @@ function toJson(opts, machine, sessions, startedAt) {
     runs: opts.runs,
     remoteRuns: opts.hasRemoteRows ? opts.remoteRuns : null,
     otherProcessesAvgCores: otherCores(all) ?? null,
-    targets: { addMaxRatioVsCp: ADD_MAX_RATIO, statusMaxRatioVsGit: STATUS_MAX_RATIO, pushPullMaxRatioVsAwsS3Sync: S3_MAX_RATIO, peakMemoryLimitBytes: MEM_LIMIT_BYTES },
+    targets: { addMaxRatioVsCp: ADD_MAX_RATIO, statusMaxRatioVsGit: STATUS_MAX_RATIO, pushPullMaxRatioVsAwsS3Sync: S3_MAX_RATIO, addMaxRatioVsGitLfs: LFS_MAX_RATIO, hashMinGBs: HASH_MIN_GBS, peakMemoryLimitBytes: MEM_LIMIT_BYTES },
   };
   // One dataset: its fields at the top level (as before --shape/--scale); --scale: one per size.
   if (opts.scale) out.sessions = sessions.map(sessionJson);

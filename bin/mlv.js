@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `mlv` command: runs the compiled CLI in dist/ (built by `npm install` / `npm run build`).
 import { readFileSync, writeFileSync } from 'node:fs';
-
 // Used by bench/: report this process's peak memory (all threads) when it exits.
 if (process.env.MLV_STATS_FILE) {
   process.on('exit', () => writeFileSync(process.env.MLV_STATS_FILE, JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS }) + '\n'));

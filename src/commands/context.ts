@@ -10,6 +10,8 @@ export interface CommandContext {
 
 export async function withLock<T>(repo: Repo, command: string, fn: () => Promise<T>): Promise<T> {
   const lock = await acquireLock(repo.mlvDir, command, repo.config.lockTimeoutMs);
+  // A run that died holding the lock may have left temp files beside cache objects.
+  if (lock.tookOverStale) repo.cache.cleanStaleShardTemps();
   const release = () => lock.release();
   process.once('exit', release);
   try {

@@ -204,6 +204,7 @@ async function checkLocal(repo: Repo, ctx: CommandContext, jobs: number): Promis
   const starts = workspaceStarts(repo, invalidPointers);
   const side: FsckResult['local'] = { checked: 0, checkedBytes: 0, problems: [], unchecked: [], invalidPointers };
   const cache = repo.cache;
+  cache.cleanStaleShardTemps();
   const items: Array<Hashed & { file: string; regular: boolean }> = [
     ...cache.listObjects({ all: true }).map((o) => ({ id: o.id, size: o.size, file: o.path, regular: o.regular })),
     ...cache.listObjects({ incomplete: true, all: true }).map((o) => ({ id: o.id, size: o.size, file: o.path, regular: o.regular, incomplete: true })),

@@ -139,6 +139,7 @@ async function gcLocked(repo: Repo, opts: GcOptions, spec: RemoteSpec | undefine
 
     const now = Date.now();
     const isYoung = (modified: number | undefined) => modified === undefined ? graceMs > 0 : now - modified < graceMs;
+    if (!opts.dryRun) repo.cache.cleanStaleShardTemps();
     const local: LocalEntry[] = [
       ...repo.cache.listObjects().map((o) => ({ id: o.id, size: o.size, mtimeMs: o.mtimeMs, incomplete: false })),
       ...repo.cache.listObjects({ incomplete: true }).map((o) => ({ id: o.id, size: o.size, mtimeMs: o.mtimeMs, incomplete: true })),

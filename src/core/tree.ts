@@ -100,10 +100,16 @@ export function parseTree(bytes: Uint8Array, expectedId?: ObjectId): TreeEntry[]
   if (lines[0] !== TREE_HEADER) fail(`unknown header ${JSON.stringify(lines[0]?.slice(0, 40))}`);
   const entries: TreeEntry[] = [];
   let previous: Buffer | undefined;
-  for (let i = 1; i < lines.length; i++) {
+  // Ids are copied out of the bytes rather than kept as slices of `text`: a slice would keep the
+  // whole tree text alive for as long as any one id is (a 200,000-file checkout holds every id).
+  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  let lineStart = raw.indexOf(10) + 1;
+  for (let i = 1; i < lines.length; i++, lineStart = raw.indexOf(10, lineStart) + 1) {
     const m = LINE.exec(lines[i]!);
     if (!m) return fail(`line ${i + 1} is malformed`);
-    const [, letter, id, sizeText, quoted] = m as unknown as [string, string, string, string, string];
+    const [, letter, , sizeText, quoted] = m as unknown as [string, string, string, string, string];
+    // The line starts with "<letter> <64 hex digits>", all ASCII, so byte and character offsets agree.
+    const id = raw.toString('latin1', lineStart + 2, lineStart + 66);
     let name: unknown;
     try {
       name = JSON.parse(quoted);

@@ -21,15 +21,16 @@ const MAX_TREE_BYTES = 512 * 1024 * 1024;
  * kept when the transfer breaks off, and the next attempt continues from where it stopped.
  */
 export async function downloadObject(cache: LocalCache, remote: RemoteStore, id: ObjectId, expectedSize: number, opts: { resume?: boolean } = {}): Promise<number> {
+  // The partial file has a fixed name so a later run finds it: only for commands that hold the
+  // repository lock (two lock-free readers would write the same file). Other downloads are written
+  // beside their final name, which makes publishing a same-folder rename.
+  const resumable = expectedSize >= RESUME_MIN && opts.resume !== false;
+  const partial = resumable ? path.join(cache.tmpDir, `partial-${id}`) : cache.tempPathBeside(id);
   try {
-    fs.mkdirSync(cache.tmpDir, { recursive: true });
+    fs.mkdirSync(path.dirname(partial), { recursive: true });
   } catch (err) {
     wrapFsError(err, 'write to the cache');
   }
-  // The partial file has a fixed name so a later run finds it: only for commands that hold the
-  // repository lock (two lock-free readers would write the same file).
-  const resumable = expectedSize >= RESUME_MIN && opts.resume !== false;
-  const partial = resumable ? path.join(cache.tmpDir, `partial-${id}`) : cache.tempPath();
   let hasher = createHasher();
   let offset = 0;
   if (resumable) offset = rehashPartial(partial, expectedSize, hasher);

@@ -28,8 +28,11 @@ export interface RemoteStore {
   stat(id: ObjectId): Promise<number | undefined>;
   /** Every object on the remote (keys outside the layout are skipped). */
   list(): AsyncIterable<RemoteObject>;
-  /** Uploads a local file as object `id`. No partial object is ever visible under the final key. */
-  put(id: ObjectId, file: string, size: number): Promise<void>;
+  /**
+   * Uploads a local file as object `id`. No partial object is ever visible under the final key.
+   * `bytes`, when given, is the file's content already in memory (small objects), sent as is.
+   */
+  put(id: ObjectId, file: string, size: number, bytes?: Uint8Array): Promise<void>;
   /** Reads object `id` from byte `offset`. */
   get(id: ObjectId, offset: number): Promise<ObjectStream>;
   delete(id: ObjectId): Promise<void>;

@@ -143,12 +143,12 @@ export class S3Remote implements RemoteStore {
     } while (token);
   }
 
-  async put(id: ObjectId, file: string, size: number): Promise<void> {
+  async put(id: ObjectId, file: string, size: number, bytes?: Uint8Array): Promise<void> {
     try {
       if (size < MULTIPART_THRESHOLD) {
-        await this.client.send(
-          new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key(id), Body: fs.createReadStream(file, { highWaterMark: 1 << 20 }), ContentLength: size }),
-        );
+        // A buffer in memory costs far less per request than opening a file stream (many small objects).
+        const body = bytes && bytes.length === size ? bytes : fs.createReadStream(file, { highWaterMark: 1 << 20 });
+        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.key(id), Body: body, ContentLength: size }));
       } else {
         await this.putMultipart(id, file, size);
       }

@@ -18,6 +18,9 @@ import { downloadObject } from './download.js';
 import { DEFAULT_RETRY, classify, remoteError, withRetries, type RetryOptions } from './retry.js';
 import { crashPoint } from '../core/crash-points.js';
 
+/** Objects up to this size are pushed from memory (at most jobs x this much held at once). */
+const SEND_FROM_MEMORY = 1 << 20;
+
 export interface TransferOptions {
   jobs: number;
   onProgress?: ProgressListener;
@@ -129,9 +132,13 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
   try {
     await runPool(files, opts.jobs, async (node) => {
       try {
-        // A damaged cache object is never spread to the remote (read-only is not proof).
-        cache.verifyObject(node.id);
-        await withRetries(() => remote.put(node.id, cache.objectPath(node.id), localSize.get(node.id)!), retry);
+        // A damaged cache object is never spread to the remote (read-only is not proof). Small
+        // objects are read once, verified, and sent from memory.
+        const size = localSize.get(node.id)!;
+        let bytes: Uint8Array | undefined;
+        if (size <= SEND_FROM_MEMORY) bytes = cache.readVerified(node.id);
+        else cache.verifyObject(node.id);
+        await withRetries(() => remote.put(node.id, cache.objectPath(node.id), size, bytes), retry);
         crashPoint('push:object');
         uploaded.push(node);
         sentBytes += localSize.get(node.id)!;

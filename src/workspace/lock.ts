@@ -19,6 +19,8 @@ interface LockInfo {
 
 export interface Lock {
   release(): void;
+  /** A lock left by a process that died was taken over: that run may have left temp files. */
+  tookOverStale: boolean;
 }
 
 const POLL_MS = 100;
@@ -27,6 +29,7 @@ export async function acquireLock(mlvDir: string, command: string, timeoutMs: nu
   const file = path.join(mlvDir, 'lock');
   const me: LockInfo = { pid: process.pid, host: os.hostname(), command, started: new Date().toISOString() };
   const deadline = Date.now() + timeoutMs;
+  let tookOverStale = false;
   for (;;) {
     try {
       const fd = fs.openSync(file, 'wx', 0o644);
@@ -34,6 +37,7 @@ export async function acquireLock(mlvDir: string, command: string, timeoutMs: nu
       fs.closeSync(fd);
       let released = false;
       return {
+        tookOverStale,
         release() {
           if (released) return;
           released = true;
@@ -47,6 +51,7 @@ export async function acquireLock(mlvDir: string, command: string, timeoutMs: nu
     if (holder === 'gone') continue;
     if (holder === 'stale') {
       takeOverStale(file);
+      tookOverStale = true;
       continue;
     }
     if (Date.now() >= deadline) {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
 import { RACY_WINDOW_NS, isRacy } from './racy.js';
+import { PendingRecords, compareAt } from './stat-pending.js';
 
 const MAGIC = Buffer.from('MLVSTAT1');
 const HEADER = 48;
@@ -104,14 +105,14 @@ export class StatCacheReader {
 
 const WORDS = RECORD / 4;
 
+/**
+ * Records are compared as native 32-bit words, which match the little-endian file layout only on
+ * little-endian CPUs (every platform Node ships prebuilt binaries for but s390x). Elsewhere the
+ * stat cache stays empty and every file is hashed.
+ */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function wordsOf(records: Buffer, count: number): Uint32Array {
-  if (!LITTLE_ENDIAN) {
-    const words = new Uint32Array(count * WORDS);
-    for (let i = 0; i < words.length; i++) words[i] = records.readUInt32LE(i * 4);
-    return words;
-  }
   if (records.byteOffset % 4 === 0) return new Uint32Array(records.buffer, records.byteOffset, count * WORDS);
   const copy = new Uint8Array(count * RECORD);
   copy.set(records.subarray(0, count * RECORD));
@@ -120,7 +121,8 @@ function wordsOf(records: Buffer, count: number): Uint32Array {
 
 export class StatCache extends StatCacheReader {
   private readonly file: string;
-  private readonly pending = new Map<string, { key: StatKey; id: ObjectId; writtenPath?: string }>();
+  private readonly pending = new PendingRecords();
+  private readonly probe = new StatProbe();
 
   private constructor(file: string, records: Buffer) {
     super(records);
@@ -148,7 +150,7 @@ export class StatCache extends StatCacheReader {
     } catch {
       data = undefined;
     }
-    if (data && data.length >= HEADER && data.subarray(0, 8).equals(MAGIC)) {
+    if (LITTLE_ENDIAN && data && data.length >= HEADER && data.subarray(0, 8).equals(MAGIC)) {
       const count = data.readUInt32LE(8);
       const recordSize = data.readUInt32LE(12);
       const body = data.subarray(HEADER);
@@ -166,12 +168,8 @@ export class StatCache extends StatCacheReader {
 
   override lookupProbe(probe: StatProbe): ObjectId | undefined {
     if (this.pending.size > 0) {
-      const b = probe.big;
-      const p = this.pending.get(`${b[0]}:${b[1]}`);
-      if (p) {
-        const k = p.key;
-        return k.size === b[2] && BigInt.asUintN(64, k.mtimeNs) === b[3] && BigInt.asUintN(64, k.ctimeNs) === b[4] ? p.id : undefined;
-      }
+      const recorded = this.pending.lookup(probe);
+      if (recorded !== null) return recorded;
     }
     const i = this.find(probe.words);
     if (i < 0) return undefined;
@@ -192,16 +190,23 @@ export class StatCache extends StatCacheReader {
   private hitCount = 0;
 
   record(key: StatKey, id: ObjectId): void {
-    this.pending.set(`${key.dev}:${key.ino}`, { key, id });
+    if (LITTLE_ENDIAN) this.pending.add(StatProbe.of(key, this.probe), id);
   }
 
   /**
    * Records a file mlv has just written with known content. It is kept only if, by the time the
    * cache is saved, its timestamps are old enough that a later edit would change them.
    */
-  recordWritten(key: StatKey, id: ObjectId, absPath: string): void {
-    this.pending.set(`${key.dev}:${key.ino}`, { key, id, writtenPath: absPath });
+  recordWritten(key: StatKey | StatProbe, id: ObjectId, absPath: string): void {
+    if (!LITTLE_ENDIAN) return;
+    this.pending.add(key instanceof StatProbe ? key : StatProbe.of(key, this.probe), id, absPath);
+    if ((++this.writtenSinceForget & 255) === 0) {
+      const nowNs = BigInt(Date.now()) * 1_000_000n;
+      this.pending.forgetSettledPaths((k) => isRacy(k, nowNs));
+    }
   }
+
+  private writtenSinceForget = 0;
 
   /**
    * Files mlv wrote moments ago are racy. Rather than forget them (and re-hash them all on the
@@ -210,12 +215,13 @@ export class StatCache extends StatCacheReader {
    */
   private settleWritten(): void {
     let latest = 0n;
-    const racy: Array<{ key: StatKey; writtenPath?: string }> = [];
+    const racy: Array<{ i: number; key: StatKey; path: string }> = [];
     const nowNs = BigInt(Date.now()) * 1_000_000n;
-    for (const e of this.pending.values()) {
-      if (!e.writtenPath || !isRacy(e.key, nowNs)) continue;
-      racy.push(e);
-      const t = e.key.mtimeNs > e.key.ctimeNs ? e.key.mtimeNs : e.key.ctimeNs;
+    for (const [i, writtenPath] of this.pending.writtenEntries()) {
+      const key = this.pending.keyAt(i);
+      if (!isRacy(key, nowNs)) continue;
+      racy.push({ i, key, path: writtenPath });
+      const t = key.mtimeNs > key.ctimeNs ? key.mtimeNs : key.ctimeNs;
       if (t > latest) latest = t;
     }
     if (racy.length === 0) return;
@@ -225,12 +231,12 @@ export class StatCache extends StatCacheReader {
     for (const e of racy) {
       let same = false;
       try {
-        const st = fs.lstatSync(e.writtenPath!, { bigint: true });
+        const st = fs.lstatSync(e.path, { bigint: true });
         same = st.dev === e.key.dev && st.ino === e.key.ino && st.size === e.key.size && st.mtimeNs === e.key.mtimeNs && st.ctimeNs === e.key.ctimeNs;
       } catch {
         same = false;
       }
-      if (!same || isRacy(e.key, after)) this.pending.delete(`${e.key.dev}:${e.key.ino}`);
+      if (!same || isRacy(e.key, after)) this.pending.drop(e.i);
     }
   }
 
@@ -247,19 +253,16 @@ export class StatCache extends StatCacheReader {
     this.settleWritten();
     const prune = opts.prune === true && this.prunable > 0;
     if (this.pending.size === 0 && !prune) return;
-    const fresh = [...this.pending.values()].sort((a, b) => compareKey(a.key, b.key));
-    const out = Buffer.allocUnsafe(HEADER + (this.count + fresh.length) * RECORD);
+    const { bytes: freshBytes, order: fresh } = this.pending.sorted();
+    const freshWords = new Uint32Array(freshBytes.buffer, freshBytes.byteOffset, freshBytes.length / 4);
+    // Shared, so the merged records below can serve hashing workers without another copy.
+    const out = Buffer.from(new SharedArrayBuffer(HEADER + (this.count + fresh.length) * RECORD));
     let n = 0;
     let i = 0;
     const old = this.records;
-    const writeFresh = (e: { key: StatKey; id: ObjectId }) => {
-      const off = HEADER + n * RECORD;
-      out.writeBigUInt64LE(e.key.dev, off);
-      out.writeBigUInt64LE(e.key.ino, off + 8);
-      out.writeBigUInt64LE(e.key.size, off + 16);
-      out.writeBigInt64LE(e.key.mtimeNs, off + 24);
-      out.writeBigInt64LE(e.key.ctimeNs, off + 32);
-      out.write(e.id, off + 40, 'hex');
+    const oldWords = this.words;
+    const writeFresh = (k: number) => {
+      freshBytes.copy(out, HEADER + n * RECORD, k * RECORD, (k + 1) * RECORD);
       n++;
     };
     // Old records are copied in runs; a run ends where a fresh record goes in or one is dropped.
@@ -270,24 +273,21 @@ export class StatCache extends StatCacheReader {
       n += end - runStart;
       runStart = -1;
     };
-    const nextFreshKey = () => (i < fresh.length ? fresh[i]!.key : undefined);
-    let freshKey = nextFreshKey();
     for (let j = 0; j < this.count; j++) {
       if (prune && this.hits?.[j] !== 1) {
         flush(j);
         continue;
       }
-      if (freshKey) {
-        const off = j * RECORD;
-        const dev = old.readBigUInt64LE(off);
-        const ino = old.readBigUInt64LE(off + 8);
-        if (compareKey(freshKey, { dev, ino }) <= 0) {
+      if (i < fresh.length) {
+        let cmp = compareAt(freshWords, fresh[i]! * WORDS, oldWords, j * WORDS);
+        if (cmp <= 0) {
           flush(j);
-          while (freshKey && compareKey(freshKey, { dev, ino }) < 0) {
+          while (cmp < 0) {
             writeFresh(fresh[i++]!);
-            freshKey = nextFreshKey();
+            cmp = i < fresh.length ? compareAt(freshWords, fresh[i]! * WORDS, oldWords, j * WORDS) : 1;
           }
-          if (freshKey && freshKey.dev === dev && freshKey.ino === ino) continue;
+          // The same file recorded afresh replaces its old record.
+          if (cmp === 0) continue;
         }
       }
       if (runStart < 0) runStart = j;
@@ -299,28 +299,21 @@ export class StatCache extends StatCacheReader {
     out.writeUInt32LE(n, 8);
     out.writeUInt32LE(RECORD, 12);
     out.write(hashBytes(body), 16, 'hex');
-    fs.mkdirSync(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, `stat-cache-${process.pid}-${Date.now()}`);
     try {
+      fs.mkdirSync(tmpDir, { recursive: true });
+      fs.mkdirSync(path.dirname(this.file), { recursive: true });
       fs.writeFileSync(tmp, out.subarray(0, HEADER + n * RECORD));
       fs.renameSync(tmp, this.file);
     } catch {
       // The stat cache is only an accelerator: failing to save it must not fail the command.
       fs.rmSync(tmp, { force: true });
     }
-    const merged = Buffer.from(new SharedArrayBuffer(body.length));
-    body.copy(merged);
-    this.records = merged;
+    this.records = body;
     this.count = n;
-    this.words = wordsOf(merged, n);
+    this.words = wordsOf(body, n);
     this.pending.clear();
     this.hits = undefined;
     this.hitCount = 0;
   }
-}
-
-function compareKey(a: { dev: bigint; ino: bigint }, b: { dev: bigint; ino: bigint }): number {
-  if (a.dev !== b.dev) return a.dev < b.dev ? -1 : 1;
-  if (a.ino !== b.ino) return a.ino < b.ino ? -1 : 1;
-  return 0;
 }

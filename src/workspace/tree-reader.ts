@@ -7,7 +7,11 @@ import type { LocalCache } from '../storage/local-cache.js';
 export class TreeReader {
   private readonly memo = new Map<ObjectId, TreeEntry[] | null>();
 
-  constructor(private readonly cache: LocalCache) {}
+  /** `remember: false` reads every tree afresh: for one pass over a large tree (checkout). */
+  constructor(
+    private readonly cache: LocalCache,
+    private readonly opts: { remember?: boolean } = {},
+  ) {}
 
   /** The entries of a tree, or null when the tree object is not in the cache (nor kept as incomplete). */
   read(id: ObjectId): TreeEntry[] | null {
@@ -20,37 +24,27 @@ export class TreeReader {
       if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') entries = null;
       else throw err;
     }
-    this.memo.set(id, entries);
+    if (this.opts.remember !== false) this.memo.set(id, entries);
     return entries;
   }
 }
 
-export interface FlatEntry {
-  /** Path relative to the tracked folder (POSIX). */
-  path: string;
-  entry: TreeEntry;
-}
-
 /**
- * Every file and folder below a tree, parents before children. Trees missing from the cache are
- * reported in `missingTrees` (with their path) and their contents skipped.
+ * Visits every file and folder below a tree, parents before children, without collecting them.
+ * Trees missing from the cache are passed to `missing` (with their path) and their contents skipped.
  */
-export function flattenTree(reader: TreeReader, rootId: ObjectId): { entries: FlatEntry[]; missingTrees: FlatEntry[] } {
-  const entries: FlatEntry[] = [];
-  const missingTrees: FlatEntry[] = [];
-  const walk = (id: ObjectId, prefix: string, self: FlatEntry | undefined) => {
+export function walkTree(reader: TreeReader, rootId: ObjectId, visit: (path: string, entry: TreeEntry) => void, missing: (path: string, entry: TreeEntry) => void): void {
+  const walk = (id: ObjectId, prefix: string, self: TreeEntry | undefined) => {
     const tree = reader.read(id);
     if (!tree) {
-      missingTrees.push(self ?? { path: '', entry: { name: '', kind: 'dir', exec: false, id, size: 0 } });
+      missing(prefix, self ?? { name: '', kind: 'dir', exec: false, id, size: 0 });
       return;
     }
     for (const entry of tree) {
       const p = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-      const flat = { path: p, entry };
-      entries.push(flat);
-      if (entry.kind === 'dir') walk(entry.id, p, flat);
+      visit(p, entry);
+      if (entry.kind === 'dir') walk(entry.id, p, entry);
     }
   };
   walk(rootId, '', undefined);
-  return { entries, missingTrees };
 }

@@ -69,10 +69,16 @@ function expectStaleLock(repo: string, r: Crashed): void {
   expect((JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid: number }).pid).toBe(r.pid);
 }
 
-/** Temp files of process `pid` in .mlv/cache/tmp (names start with the writer's pid). */
+/** Temp files of process `pid` in .mlv/cache/tmp (names start with the writer's pid) and beside objects (ab/.tmp-<pid>-*). */
 function cacheTempsOf(repo: string, pid: number): string[] {
-  const dir = path.join(repo, '.mlv', 'cache', 'tmp');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith(`${pid}-`)) : [];
+  const cache = path.join(repo, '.mlv', 'cache');
+  const dir = path.join(cache, 'tmp');
+  const out = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith(`${pid}-`)) : [];
+  for (const shard of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const name of fs.readdirSync(path.join(cache, shard))) if (name.startsWith(`.tmp-${pid}-`)) out.push(`${shard}/${name}`);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -99,8 +105,9 @@ function expectTreesComplete(ids: Set<string>, trees: Map<string, string[]>, whe
 }
 
 /**
- * The cache proper holds only verified objects under `ab/<62 hex>` and no tree without its
- * children; anything else lives in tmp/, incomplete/ or corrupt/. Returns the object ids.
+ * The cache proper holds only verified objects under `ab/<62 hex>` (and temp files `ab/.tmp-*` of
+ * objects being written) and no tree without its children; anything else lives in tmp/,
+ * incomplete/ or corrupt/. Returns the object ids.
  */
 function checkCache(repo: string, label: string): Set<string> {
   const cache = path.join(repo, '.mlv', 'cache');
@@ -115,6 +122,8 @@ function checkCache(repo: string, label: string): Set<string> {
       continue;
     }
     for (const rest of fs.readdirSync(path.join(cache, shard))) {
+      // A temp file written beside its object (ab/.tmp-<pid>-<thread>-<n>): not an object, never listed as one.
+      if (/^\.tmp-[1-9][0-9]*-[0-9]+-[0-9a-z]+$/.test(rest)) continue;
       if (!/^[0-9a-f]{62}$/.test(rest)) {
         bad.push(`${shard}/${rest}`);
         continue;

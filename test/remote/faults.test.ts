@@ -309,7 +309,9 @@ describe.concurrent('faults during push', () => {
       await run(c.repo, ['remote', 'modify', 'origin', 'checksum', 'auto']);
       const r = await mlvAsync(c.repo, ['push', '-j', '4'], c.env);
       expect(r.code, r.stderr).toBe(9);
-      expect(r.stderr).toMatch(/the remote stored \d+ bytes instead of \d+/);
+      // Small files are sent from memory with a known length (no aws-chunked framing even then);
+      // the trees are streamed from their files, and those come back the wrong size.
+      expect(r.stderr).toMatch(/the remote stored \d+ bytes (instead of \d+|for tree)/);
       expect(r.stderr).not.toMatch(/internal error/);
       // Every upload came back the wrong size (re-uploading once did not help): no tree object was
       // published, so nothing on the remote claims a folder whose files are not there.

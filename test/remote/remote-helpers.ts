@@ -32,10 +32,16 @@ export function expectCacheVerified(repo: string): number {
   return ids.length;
 }
 
-/** Files under .mlv/cache/tmp (partial downloads and temp files). */
+/** Files under .mlv/cache/tmp (partial downloads and temp files) and temp files beside objects (ab/.tmp-*). */
 export function cacheTemps(repo: string): string[] {
-  const dir = path.join(repo, '.mlv', 'cache', 'tmp');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  const cache = path.join(repo, '.mlv', 'cache');
+  const dir = path.join(cache, 'tmp');
+  const out = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  for (const shard of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const name of fs.readdirSync(path.join(cache, shard))) if (name.startsWith('.tmp-')) out.push(`${shard}/${name}`);
+  }
+  return out.sort();
 }
 
 export interface TreeNode {
