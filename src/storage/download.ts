@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
-import type { LocalCache } from './local-cache.js';
+import { openCreating, type LocalCache } from './local-cache.js';
 import type { RemoteStore } from './remote-store.js';
 import { DEFAULT_RETRY, withRetries } from './retry.js';
 import { crashPoint } from '../core/crash-points.js';
@@ -26,10 +26,12 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
   // beside their final name, which makes publishing a same-folder rename.
   const resumable = expectedSize >= RESUME_MIN && opts.resume !== false;
   const partial = resumable ? path.join(cache.tmpDir, `partial-${id}`) : cache.tempPathBeside(id);
-  try {
-    fs.mkdirSync(path.dirname(partial), { recursive: true });
-  } catch (err) {
-    wrapFsError(err, 'write to the cache');
+  if (resumable) {
+    try {
+      fs.mkdirSync(cache.tmpDir, { recursive: true });
+    } catch (err) {
+      wrapFsError(err, 'write to the cache');
+    }
   }
   let hasher = createHasher();
   let offset = 0;
@@ -48,8 +50,9 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
   }
   let fd: number;
   try {
-    // Writable while it grows (it is reopened to resume); read-only once published.
-    fd = fs.openSync(partial, offset > 0 ? 'a' : 'w', 0o600);
+    // A resumable partial file is writable while it grows (it is reopened to resume) and made
+    // read-only once complete; any other download is created read-only (and its folder on demand).
+    fd = resumable ? fs.openSync(partial, offset > 0 ? 'a' : 'w', 0o600) : openCreating(partial, 'write to the cache');
   } catch (err) {
     drain(body);
     return wrapFsError(err, 'write to the cache');
@@ -82,7 +85,7 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
       hint: 'run the command again; if it persists, the copy on the remote is damaged: push it again from a machine that has it',
     });
   }
-  fs.chmodSync(partial, 0o444);
+  if (resumable) fs.chmodSync(partial, 0o444);
   cache.publish(partial, id);
   return written - offset;
 }

@@ -29,7 +29,7 @@ let tmpCounter = 0;
  * ENOENT on a read-only file system, so the folder is then created once more without it to get
  * the real error.
  */
-function openCreating(file: string, what: string): number {
+export function openCreating(file: string, what: string): number {
   try {
     return fs.openSync(file, 'wx', OBJECT_MODE);
   } catch (err) {
