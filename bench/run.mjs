@@ -734,7 +734,10 @@ async function rowHash(ctx, row) {
       `sha256sum (read + SHA-256, one thread) ${t.sha256sum?.toFixed(2) ?? '—'} GB/s` +
       (addRate ? `; mlv add, cold cache (read + BLAKE3 + write into the cache) ${addRate.toFixed(2)} GB/s` : ''),
   );
-  if (t.mlv !== undefined && t.mlv !== null && t.mlv < HASH_MIN_GBS) row.checks.push(`mlv hashed ${t.mlv.toFixed(2)} GB/s, under ${HASH_MIN_GBS} GB/s`);
+  // The target is for large files (shape c); with many small files the rate is per-file bound.
+  const largeFiles = ds.bytes / ds.files >= 64 * MiB;
+  if (!largeFiles) row.notes.push(`the ${HASH_MIN_GBS} GB/s target applies to large files (shape c); this dataset averages ${(ds.bytes / ds.files / 1024).toFixed(0)} KiB per file`);
+  else if (t.mlv !== undefined && t.mlv !== null && t.mlv < HASH_MIN_GBS) row.checks.push(`mlv hashed ${t.mlv.toFixed(2)} GB/s, under ${HASH_MIN_GBS} GB/s`);
 }
 
 function listFiles(dir) {
