@@ -237,6 +237,31 @@ describe('LocalCache temp files', () => {
     expect(cache.cleanStaleTemps()).toBe(0);
   });
 
+  it('objects whose id is known are written beside their final name and leave no temp file anywhere', () => {
+    const bytes = randomBytes(3000);
+    const id = cache.putBytes(bytes);
+    const t = cache.tempPathBeside(id);
+    expect(path.dirname(t)).toBe(path.dirname(cache.objectPath(id)));
+    expect(path.basename(t)).toMatch(new RegExp(`^\\.tmp-${process.pid}-\\d+-[0-9a-z]+$`));
+    expect(listFiles()).toEqual([`${id.slice(0, 2)}/${id.slice(2)}`]);
+    expect(fs.statSync(cache.objectPath(id)).mode & 0o777).toBe(0o444);
+    expect(cache.listObjects().map((o) => o.id)).toEqual([id]);
+  });
+
+  it('cleanStaleShardTemps removes temp files of dead processes beside objects, and listings never show temp files', async () => {
+    sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    await new Promise<void>((resolve) => sleeper!.once('spawn', () => resolve()));
+    const id = cache.putBytes(randomBytes(100));
+    const shard = path.dirname(cache.objectPath(id));
+    const dead = deadPid();
+    const names = { dead: `.tmp-${dead}-0-1`, deadWorker: `.tmp-${dead}-3-a`, alive: `.tmp-${sleeper.pid}-0-2`, mine: path.basename(cache.tempPathBeside(id)) };
+    for (const n of Object.values(names)) fs.writeFileSync(path.join(shard, n), 'partial');
+    expect(cache.listObjects().map((o) => o.id)).toEqual([id]);
+    expect(cache.cleanStaleShardTemps()).toBe(2);
+    expect(fs.readdirSync(shard).sort()).toEqual([id.slice(2), names.alive, names.mine].sort());
+    expect(cache.cleanStaleShardTemps()).toBe(0);
+  });
+
   it('cleanStaleTemps without a tmp folder does nothing', () => {
     expect(cache.cleanStaleTemps()).toBe(0);
   });

@@ -124,6 +124,28 @@ describe('StatCache save / load', () => {
     expect(d.lookup(key(1))).toBe(idOf(2));
   });
 
+  it('re-creates a missing state folder when it saves (the cache would otherwise never be kept)', () => {
+    const nested = path.join(dir, 'state-gone', 'stat-cache');
+    const c = StatCache.load(nested);
+    c.record(key(1), idOf(1));
+    c.save(tmp);
+    expect(StatCache.load(nested).lookup(key(1))).toBe(idOf(1));
+  });
+
+  it('merges 20,000 pending records (recorded in random order, some twice) into sorted, de-duplicated records', () => {
+    const c = StatCache.load(file);
+    const order = Array.from({ length: 20000 }, (_, i) => i).sort(() => Math.random() - 0.5);
+    for (const i of order) c.record(key(i), idOf(i));
+    for (let i = 0; i < 20000; i += 7) c.record(key(i), idOf(i + 1_000_000));
+    expect(c.lookup(key(7))).toBe(idOf(1_000_007));
+    c.save(tmp);
+    const raw = fs.readFileSync(file);
+    expect(raw.readUInt32LE(8)).toBe(20000);
+    for (let r = 1; r < 20000; r++) expect(raw.readBigUInt64LE(HEADER + r * RECORD + 8) > raw.readBigUInt64LE(HEADER + (r - 1) * RECORD + 8)).toBe(true);
+    const d = StatCache.load(file);
+    for (let i = 0; i < 20000; i += 97) expect(d.lookup(key(i))).toBe(idOf(i % 7 === 0 ? i + 1_000_000 : i));
+  });
+
   it('does not write a file when nothing was recorded', () => {
     StatCache.load(file).save(tmp);
     expect(fs.existsSync(file)).toBe(false);
