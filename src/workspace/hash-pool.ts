@@ -58,7 +58,12 @@ export async function processFiles(absPaths: string[], opts: ProcessFilesOptions
     const hashed = await runWorkers(paths, opts, Math.min(jobs, Math.ceil(paths.length / BATCH)), done, bytes);
     hashed.forEach((r, j) => (results[misses[j]!] = r));
   }
-  for (const r of results) if (r.hashed && r.key) opts.stats.record(r.key, r.id);
+  // The keys (five BigInts each) are in the stat cache's buffer now: drop them from the results,
+  // which live on until the trees are built (200,000 files: about 30 MB).
+  for (const r of results) {
+    if (r.hashed && r.key) opts.stats.record(r.key, r.id);
+    r.key = undefined;
+  }
   return results;
 }
 
