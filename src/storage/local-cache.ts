@@ -366,10 +366,12 @@ export class LocalCache {
   }
 
   /**
-   * Removes temp files that runs killed mid-write left beside objects (`ab/.tmp-<pid>-n`). Costs a
-   * listing of every shard, so gc and fsck call it rather than every command.
+   * Removes temp files that runs killed mid-write left beside objects (`ab/.tmp-<pid>-<thread>-n`),
+   * and with `ownThreads`, those of this process's (terminated) worker threads. Costs a listing of
+   * every shard, so gc, fsck and failure paths call it rather than every command.
    */
-  cleanStaleShardTemps(): number {
+  cleanStaleShardTemps(opts: { ownThreads?: number[] } = {}): number {
+    const own = new Set(opts.ownThreads ?? []);
     let removed = 0;
     let shards: string[];
     try {
@@ -387,8 +389,10 @@ export class LocalCache {
       }
       for (const name of names) {
         if (!name.startsWith(SHARD_TEMP_PREFIX)) continue;
-        const pid = Number(name.slice(SHARD_TEMP_PREFIX.length).split('-')[0]);
-        if (pid > 0 && pid !== process.pid && !processAlive(pid)) {
+        const [pidText, threadText] = name.slice(SHARD_TEMP_PREFIX.length).split('-');
+        const pid = Number(pidText);
+        const stale = pid === process.pid ? own.has(Number(threadText)) : pid > 0 && !processAlive(pid);
+        if (stale) {
           fs.rmSync(path.join(this.dir, shard, name), { force: true });
           removed++;
         }

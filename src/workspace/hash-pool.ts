@@ -78,10 +78,23 @@ function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number
     let failed = false;
     const finish = (err?: unknown) => {
       if (failed) return;
-      if (err) failed = true;
-      for (const w of workers) void w.terminate();
-      if (err) reject(err);
-      else resolve(results);
+      if (!err) {
+        for (const w of workers) void w.terminate();
+        resolve(results);
+        return;
+      }
+      failed = true;
+      // Workers stopped mid-write leave their temp files beside cache objects: remove them once
+      // the workers are gone (a full listing of the shards, on this failure path only).
+      const threads = workers.map((w) => w.threadId);
+      void Promise.allSettled(workers.map((w) => w.terminate())).then(() => {
+        try {
+          opts.cache.cleanStaleShardTemps({ ownThreads: threads });
+        } catch {
+          // best effort: a later gc or fsck removes them
+        }
+        reject(err);
+      });
     };
     const feed = (w: Worker) => {
       if (next >= absPaths.length) return false;
