@@ -15,7 +15,7 @@ import { rowRclone } from './lib/rclone.mjs';
 import { renderMachine, renderResults, renderScale } from './lib/report.mjs';
 import { SCALE_SIZES, SCALE_SIZES_QUICK, SHAPES, shapePreset } from './lib/shapes.mjs';
 import { diskUsage, s3rverPrefixDir, startS3rver, storedObjects } from './lib/s3rver.mjs';
-import { copyTree, countFiles, elapsedSeconds, failureOf, log, makeEnv, median, readTimePeak, rmTree, run, syncFs, timed, warmTree, which } from './lib/util.mjs';
+import { copyTree, countFiles, elapsedSeconds, failureOf, filesBelow, log, makeEnv, median, readTimePeak, rmTree, run, syncFs, timed, warmTree, which } from './lib/util.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -699,7 +699,7 @@ async function rowHash(ctx, row) {
   let stamp = Date.now() / 1000 - 3600;
   const touchAll = () => {
     stamp += 1;
-    for (const f of listFiles(data)) fs.utimesSync(f, stamp, stamp);
+    for (const f of filesBelow(data)) fs.utimesSync(f, stamp, stamp);
   };
   for (let i = 0; i < ctx.opts.runs; i++) {
     await tick();
@@ -738,16 +738,6 @@ async function rowHash(ctx, row) {
   const largeFiles = ds.bytes / ds.files >= 64 * MiB;
   if (!largeFiles) row.notes.push(`the ${HASH_MIN_GBS} GB/s target applies to large files (shape c); this dataset averages ${(ds.bytes / ds.files / 1024).toFixed(0)} KiB per file`);
   else if (t.mlv !== undefined && t.mlv !== null && t.mlv < HASH_MIN_GBS) row.checks.push(`mlv hashed ${t.mlv.toFixed(2)} GB/s, under ${HASH_MIN_GBS} GB/s`);
-}
-
-function listFiles(dir) {
-  const out = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...listFiles(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

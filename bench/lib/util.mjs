@@ -178,6 +178,13 @@ export function median(xs) {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** Paths of the regular files below `dir`. */
+export function filesBelow(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.join(e.parentPath ?? e.path, e.name));
+  return out;
+}
+
 /** Regular files below `dir` (whose names `accept` takes) and their total bytes; 0 if it is gone. */
 export function countFiles(dir, accept = () => true) {
   let objects = 0;

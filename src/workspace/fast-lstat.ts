@@ -21,6 +21,8 @@ const S_IFREG = 0o100000;
 const NS = 1_000_000_000n;
 
 let binding: FsBinding | null | undefined;
+/** Set once the binding has answered one call exactly like fs.lstatSync (once per thread). */
+let verified = false;
 
 function loadBinding(): FsBinding | null {
   const env = process.env;
@@ -40,7 +42,6 @@ export class FastLstat {
   readonly probe = new StatProbe();
   mode = 0;
   size = 0;
-  private verified = false;
 
   /** True when the fast path is usable in this process (it may still turn itself off on first use). */
   static get available(): boolean {
@@ -73,7 +74,7 @@ export class FastLstat {
     this.probe.big[4] = BigInt.asUintN(64, v[14]! * NS + v[15]!); // ctime ns
     this.mode = words[2]!;
     this.size = words[16]! + words[17]! * 2 ** 32;
-    if (!this.verified) return this.verify(absPath);
+    if (!verified) return this.verify(absPath);
     return true;
   }
 
@@ -91,7 +92,7 @@ export class FastLstat {
     const b = this.probe.big;
     const same = b[0] === st.dev && b[1] === st.ino && b[2] === st.size && b[3] === BigInt.asUintN(64, st.mtimeNs) && b[4] === BigInt.asUintN(64, st.ctimeNs) && this.mode === Number(st.mode);
     if (!same) binding = null;
-    this.verified = same;
+    verified = same;
     return same;
   }
 }

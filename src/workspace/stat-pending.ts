@@ -4,7 +4,7 @@
  * 200,000 files otherwise held over 100 MB of small objects here alone.
  */
 import type { ObjectId } from '../core/id.js';
-import type { StatProbe } from './stat-cache.js';
+import type { StatKey, StatProbe } from './stat-cache.js';
 
 export const RECORD = 72;
 const WORDS = RECORD / 4;
@@ -57,7 +57,7 @@ export class PendingRecords {
   }
 
   /** The record's identity and times as bigints (for the racy check). */
-  keyAt(i: number): { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint } {
+  keyAt(i: number): StatKey {
     const o = i * RECORD;
     const b = this.buf;
     return { dev: b.readBigUInt64LE(o), ino: b.readBigUInt64LE(o + 8), size: b.readBigUInt64LE(o + 16), mtimeNs: b.readBigInt64LE(o + 24), ctimeNs: b.readBigInt64LE(o + 32) };
@@ -68,7 +68,7 @@ export class PendingRecords {
    * never need settling, and a checkout of 200,000 files should not hold 200,000 paths for it.
    * Paths are checked oldest first and the walk stops at the first still-racy one.
    */
-  forgetSettledPaths(stillRacy: (key: ReturnType<PendingRecords['keyAt']>) => boolean): void {
+  forgetSettledPaths(stillRacy: (key: StatKey) => boolean): void {
     for (const i of this.written.keys()) {
       if (stillRacy(this.keyAt(i))) return;
       this.written.delete(i);

@@ -26,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blake3Hex, lsTree, mlvAsync, pseudoRandomBytes, write } from '../helpers/assert.js';
 import { GIT_ENV, MLV_BIN, git, gitIndex, tempDir } from '../helpers/cli.js';
 import { openBucket, s3Env, s3TestTarget, type BucketView, type S3Target } from '../helpers/s3-server.js';
-import { MiB, cacheIds, idOf, relOf, run, runJson } from '../remote/remote-helpers.js';
+import { MiB, cacheIds, cacheTemps, idOf, relOf, run, runJson } from '../remote/remote-helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Running mlv until it kills itself
@@ -69,16 +69,12 @@ function expectStaleLock(repo: string, r: Crashed): void {
   expect((JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid: number }).pid).toBe(r.pid);
 }
 
-/** Temp files of process `pid` in .mlv/cache/tmp (names start with the writer's pid) and beside objects (ab/.tmp-<pid>-*). */
+/** Temp files of process `pid`: in .mlv/cache/tmp (`<pid>-*`) and beside objects (`ab/.tmp-<pid>-*`). */
 function cacheTempsOf(repo: string, pid: number): string[] {
-  const cache = path.join(repo, '.mlv', 'cache');
-  const dir = path.join(cache, 'tmp');
-  const out = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith(`${pid}-`)) : [];
-  for (const shard of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
-    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    for (const name of fs.readdirSync(path.join(cache, shard))) if (name.startsWith(`.tmp-${pid}-`)) out.push(`${shard}/${name}`);
-  }
-  return out;
+  return cacheTemps(repo).filter((n) => {
+    const name = path.posix.basename(n);
+    return name.startsWith(`${pid}-`) || name.startsWith(`.tmp-${pid}-`);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
