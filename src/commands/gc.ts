@@ -135,41 +135,46 @@ async function gcLocked(repo: Repo, opts: GcOptions, spec: RemoteSpec | undefine
   }
   try {
     const lookup = treeLookup(repo.cache, remote);
-    const keep = await walkObjects(await resolveRoots(scope.roots, repo.cache, remote, jobs, warnings), lookup, jobs);
+    const keep = await walkObjects(await resolveRoots(scope.roots, repo.cache, remote, jobs, warnings), lookup, jobs, undefined, { details: false });
 
     const now = Date.now();
     const isYoung = (modified: number | undefined) => modified === undefined ? graceMs > 0 : now - modified < graceMs;
     if (!opts.dryRun) repo.cache.cleanStaleShardTemps();
-    const local: LocalEntry[] = [
-      ...repo.cache.listObjects().map((o) => ({ id: o.id, size: o.size, mtimeMs: o.mtimeMs, incomplete: false })),
-      ...repo.cache.listObjects({ incomplete: true }).map((o) => ({ id: o.id, size: o.size, mtimeMs: o.mtimeMs, incomplete: true })),
-    ];
+    // Only unreferenced objects are held (200,000 referenced ones would cost tens of MB as records).
+    const localSide: GcSide = { objects: 0, referenced: 0, young: 0, removed: 0, removedBytes: 0 };
+    const unreferenced: LocalEntry[] = [];
+    for (const incomplete of [false, true]) {
+      repo.cache.forEachObject({ incomplete }, (id, size, mtimeMs) => {
+        localSide.objects++;
+        if (keep.objects.has(id)) localSide.referenced++;
+        else unreferenced.push({ id, size, mtimeMs, incomplete });
+      });
+    }
     let remoteObjects: RemoteObject[] = [];
     if (remote && opts.cloud) remoteObjects = await listRemote(remote);
 
     // Unreferenced objects: young ones stay, and so does everything below a young tree. Finding
     // the young trees costs a GET per young remote object the cache lacks, so it is skipped when
     // nothing is old enough to go anyway.
-    const anyOld = local.some((o) => !keep.objects.has(o.id) && !isYoung(o.mtimeMs)) || remoteObjects.some((o) => !keep.objects.has(o.id) && !isYoung(o.modified));
+    const anyOld = unreferenced.some((o) => !isYoung(o.mtimeMs)) || remoteObjects.some((o) => !keep.objects.has(o.id) && !isYoung(o.modified));
     const youngTrees: Array<{ id: ObjectId; where: string }> = [];
-    const youngLocal = anyOld ? local.filter((o) => !keep.objects.has(o.id) && isYoung(o.mtimeMs)) : [];
+    const youngLocal = anyOld ? unreferenced.filter((o) => isYoung(o.mtimeMs)) : [];
     for (const o of youngLocal) if (o.incomplete || peekLocal(repo.cache.objectPath(o.id))?.tree) youngTrees.push({ id: o.id, where: 'young cache object' });
     const youngRemote = anyOld ? remoteObjects.filter((o) => !keep.objects.has(o.id) && isYoung(o.modified)) : [];
     await runPool(youngRemote, jobs, async (o) => {
       if ((await kindOf(o.id, repo.cache, remote!)) === 'tree') youngTrees.push({ id: o.id, where: 'young remote object' });
     });
-    const protectedBelow: WalkResult = { objects: new Map(), unreadable: [] };
-    await walkObjects(youngTrees.map((t) => ({ id: t.id, kind: 'dir' as const, path: `(tree ${t.id.slice(0, 12)})`, where: t.where })), lookup, jobs, protectedBelow);
+    // Trees the first walk went through have everything below them kept already: not walked again.
+    const protectedBelow: WalkResult = { objects: new Map(), unreadable: [], walked: keep.walked };
+    await walkObjects(youngTrees.map((t) => ({ id: t.id, kind: 'dir' as const, path: `(tree ${t.id.slice(0, 12)})`, where: t.where })), lookup, jobs, protectedBelow, { details: false });
     for (const u of protectedBelow.unreadable) {
       warnings.push(`a young tree ${u.path} lists a folder ${u.id.slice(0, 12)} that cannot be read (${u.reason}); objects only it would protect are not protected`);
     }
     const kept = (id: ObjectId) => keep.objects.has(id) || protectedBelow.objects.has(id);
 
-    const localSide: GcSide = { objects: local.length, referenced: 0, young: 0, removed: 0, removedBytes: 0 };
     const localGo: LocalEntry[] = [];
-    for (const o of local) {
-      if (keep.objects.has(o.id)) localSide.referenced++;
-      else if (isYoung(o.mtimeMs) || kept(o.id)) localSide.young++;
+    for (const o of unreferenced) {
+      if (isYoung(o.mtimeMs) || kept(o.id)) localSide.young++;
       else localGo.push(o);
     }
     let remoteSide: GcRemoteSide | undefined;

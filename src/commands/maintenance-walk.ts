@@ -79,11 +79,15 @@ export function treeLookup(cache: LocalCache, remote?: RemoteStore): TreeLookup 
       throw err;
     }
   };
+  // Only lookups in flight are shared: a walk reads each tree once anyway, and keeping every parsed
+  // listing would hold all entries of a 200,000-file dataset at once.
   return (id) => {
     let p = memo.get(id);
     if (!p) {
       p = read(id);
       memo.set(id, p);
+      const forget = () => memo.delete(id);
+      p.then(forget, forget);
     }
     return p;
   };
@@ -114,8 +118,21 @@ export interface WalkResult {
   walked?: Set<ObjectId>;
 }
 
-/** Every object below the roots; `into` lets several walks share one map (and skip known trees). */
-export async function walkObjects(starts: Array<WalkStart & { size?: number }>, lookup: TreeLookup, concurrency: number, into?: WalkResult): Promise<WalkResult> {
+const FILE_SEEN: Referenced = Object.freeze({ kind: 'file', path: '', where: '' });
+
+/**
+ * Every object below the roots; `into` lets several walks share one map (and skip known trees).
+ * Without `details`, files below the roots map to one shared record with no path or size (trees,
+ * few, keep theirs for messages): a caller that only asks "is it referenced?" then holds no
+ * per-file strings (gc on 200,000 files).
+ */
+export async function walkObjects(
+  starts: Array<WalkStart & { size?: number }>,
+  lookup: TreeLookup,
+  concurrency: number,
+  into?: WalkResult,
+  { details = true }: { details?: boolean } = {},
+): Promise<WalkResult> {
   const result: WalkResult = into ?? { objects: new Map(), unreadable: [] };
   const walked = (result.walked ??= new Set());
   const pending: WalkStart[] = [];
@@ -135,14 +152,14 @@ export async function walkObjects(starts: Array<WalkStart & { size?: number }>, 
       return;
     }
     for (const e of r.entries) {
-      const childPath = `${tree.path}/${e.name}`;
       if (e.kind === 'dir') {
         if (walked.has(e.id)) continue;
         walked.add(e.id);
+        const childPath = `${tree.path}/${e.name}`;
         if (!result.objects.has(e.id)) result.objects.set(e.id, { kind: 'tree', path: childPath, where: tree.where });
         push({ id: e.id, kind: 'dir', path: childPath, where: tree.where });
       } else if (!result.objects.has(e.id)) {
-        result.objects.set(e.id, { kind: 'file', path: childPath, where: tree.where, size: e.size });
+        result.objects.set(e.id, details ? { kind: 'file', path: `${tree.path}/${e.name}`, where: tree.where, size: e.size } : FILE_SEEN);
       }
     }
   });

@@ -54,6 +54,8 @@ export function openCreating(file: string, what: string): number {
 
 /** Temp files written beside their final object name (see storeHashed). */
 const SHARD_TEMP_PREFIX = '.tmp-';
+const SHARD = /^[0-9a-f]{2}$/;
+const OBJECT_ID = /^[0-9a-f]{64}$/;
 
 export class LocalCache {
   readonly dir: string;
@@ -285,40 +287,56 @@ export class LocalCache {
    * and so are entries that are not regular files unless `all` (then `regular` tells).
    */
   listObjects(opts: { incomplete?: boolean; all?: boolean } = {}): Array<{ id: ObjectId; path: string; size: number; mtimeMs: number; regular: boolean }> {
-    const base = opts.incomplete ? this.incompleteDir : this.dir;
     const out: Array<{ id: ObjectId; path: string; size: number; mtimeMs: number; regular: boolean }> = [];
+    this.forEachObject(opts, (id, size, mtimeMs, regular, file) => out.push({ id, path: file, size, mtimeMs, regular }));
+    return out;
+  }
+
+  /**
+   * listObjects without the list: `fn` sees each object as it is found, in id order, so a caller
+   * that keeps only some of them (gc keeps the unreferenced ones) holds no per-object record.
+   */
+  forEachObject(opts: { incomplete?: boolean; all?: boolean }, fn: (id: ObjectId, size: number, mtimeMs: number, regular: boolean, file: string) => void): void {
+    this.forEachShardEntry(opts.incomplete ? this.incompleteDir : this.dir, 'list the cache', (shardDir, shard, name) => {
+      const id = shard + name;
+      if (!OBJECT_ID.test(id)) return;
+      const file = shardDir + path.sep + name;
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(file, { throwIfNoEntry: false });
+      } catch (err) {
+        return wrapFsError(err, 'list the cache');
+      }
+      if (!st || (!st.isFile() && !opts.all)) return;
+      fn(id as ObjectId, st.size, st.mtimeMs, st.isFile(), file);
+    });
+  }
+
+  /**
+   * Calls `fn` for every name in every shard folder (`ab/`) below `base`, shards and names sorted.
+   * A missing `base` or shard is empty; other errors reading them are wrapped as `what` failures
+   * (without `what`, unreadable shards are skipped).
+   */
+  private forEachShardEntry(base: string, what: string | undefined, fn: (shardDir: string, shard: string, name: string) => void): void {
     let shards: string[];
     try {
       shards = fs.readdirSync(base);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return out;
-      return wrapFsError(err, 'list the cache');
+      if (errnoCode(err) === 'ENOENT' || what === undefined) return;
+      return wrapFsError(err, what);
     }
     for (const shard of shards.sort()) {
-      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      if (!SHARD.test(shard)) continue;
+      const shardDir = base + path.sep + shard;
       let names: string[];
       try {
-        names = fs.readdirSync(path.join(base, shard));
+        names = fs.readdirSync(shardDir);
       } catch (err) {
-        if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') continue;
-        return wrapFsError(err, 'list the cache');
+        if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR' || what === undefined) continue;
+        return wrapFsError(err, what);
       }
-      for (const name of names.sort()) {
-        const id = shard + name;
-        if (!/^[0-9a-f]{64}$/.test(id)) continue;
-        const p = path.join(base, shard, name);
-        let st: fs.Stats;
-        try {
-          st = fs.lstatSync(p);
-        } catch (err) {
-          if (errnoCode(err) === 'ENOENT') continue;
-          return wrapFsError(err, 'list the cache');
-        }
-        if (!st.isFile() && !opts.all) continue;
-        out.push({ id: id as ObjectId, path: p, size: st.size, mtimeMs: st.mtimeMs, regular: st.isFile() });
-      }
+      for (const name of names.sort()) fn(shardDir, shard, name);
     }
-    return out;
   }
 
   /** Path of a tree kept in `incomplete/`. */
@@ -373,31 +391,16 @@ export class LocalCache {
   cleanStaleShardTemps(opts: { ownThreads?: number[] } = {}): number {
     const own = new Set(opts.ownThreads ?? []);
     let removed = 0;
-    let shards: string[];
-    try {
-      shards = fs.readdirSync(this.dir);
-    } catch {
-      return 0;
-    }
-    for (const shard of shards) {
-      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-      let names: string[];
-      try {
-        names = fs.readdirSync(path.join(this.dir, shard));
-      } catch {
-        continue;
+    this.forEachShardEntry(this.dir, undefined, (shardDir, _shard, name) => {
+      if (!name.startsWith(SHARD_TEMP_PREFIX)) return;
+      const [pidText, threadText] = name.slice(SHARD_TEMP_PREFIX.length).split('-');
+      const pid = Number(pidText);
+      const stale = pid === process.pid ? own.has(Number(threadText)) : pid > 0 && !processAlive(pid);
+      if (stale) {
+        fs.rmSync(shardDir + path.sep + name, { force: true });
+        removed++;
       }
-      for (const name of names) {
-        if (!name.startsWith(SHARD_TEMP_PREFIX)) continue;
-        const [pidText, threadText] = name.slice(SHARD_TEMP_PREFIX.length).split('-');
-        const pid = Number(pidText);
-        const stale = pid === process.pid ? own.has(Number(threadText)) : pid > 0 && !processAlive(pid);
-        if (stale) {
-          fs.rmSync(path.join(this.dir, shard, name), { force: true });
-          removed++;
-        }
-      }
-    }
+    });
     return removed;
   }
 
