@@ -8,7 +8,7 @@ import { GitRepo } from '../git/git-adapter.js';
 import { removeStaleTemps, writeFileAtomic } from '../workspace/atomic.js';
 import { addIgnoreEntry } from '../workspace/gitignore.js';
 import { findRepo, type Repo } from '../workspace/repo.js';
-import { cacheObjectIdOfLink, refuseUnsupported, scanFolder } from '../workspace/scan.js';
+import { cacheObjectIdOfLink, refuseUnsupported, scanFolder, type ScanResult } from '../workspace/scan.js';
 import { snapshotFile, snapshotFolder } from '../workspace/snapshot.js';
 import { StatCache } from '../workspace/stat-cache.js';
 import { discoverPointers } from '../workspace/targets.js';
@@ -45,6 +45,8 @@ interface Planned {
   rel: string;
   abs: string;
   kind: TargetKind;
+  /** A folder's scan from validation, reused for hashing (then dropped). */
+  scan?: ScanResult;
 }
 
 export async function add(ctx: CommandContext, opts: AddOptions): Promise<AddResult> {
@@ -158,7 +160,10 @@ async function plan(repo: Repo, cwd: string, paths: string[]): Promise<Planned[]
     }
   }
   for (const p of planned) {
-    if (p.kind === 'dir') refuseUnsupported(scanFolder(p.abs, repo.cache.dir), p.rel);
+    if (p.kind === 'dir') {
+      p.scan = scanFolder(p.abs, repo.cache.dir);
+      refuseUnsupported(p.scan, p.rel);
+    }
   }
   return planned;
 }
@@ -181,7 +186,8 @@ async function addOne(repo: Repo, p: Planned, stats: StatCache, opts: AddOptions
   let hashedFiles: number;
   let hashedBytes: number;
   if (p.kind === 'dir') {
-    const snap = await snapshotFolder(repo, p.abs, snapOpts);
+    const snap = await snapshotFolder(repo, p.abs, { ...snapOpts, scan: p.scan, keepLevels: false });
+    p.scan = undefined;
     pointer = { path: name, kind: 'dir', id: snap.built.id, size: snap.built.size, files: snap.built.files };
     hashedFiles = snap.hashedFiles;
     hashedBytes = snap.hashedBytes;

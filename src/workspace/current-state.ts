@@ -9,6 +9,7 @@ import type { ObjectId } from '../core/id.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { Repo } from './repo.js';
 import { cacheObjectIdOfLink, scanFolder } from './scan.js';
+import { pathList } from './hash-pool.js';
 import { snapshotFiles } from './snapshot.js';
 import type { StatCache } from './stat-cache.js';
 
@@ -40,8 +41,8 @@ export async function readCurrent(repo: Repo, targetRel: string, stats: StatCach
       else if (u.kind === 'dir') current.set(`${targetRel}/${u.path}`, { kind: 'foreign-dir' });
     }
     const files = fileRels.map((f) => path.join(abs, ...f.split('/')));
-    const results = await snapshotFiles(repo, files, scan.cacheLinks, fileRels, snapOpts);
-    fileRels.forEach((f, i) => current.set(`${targetRel}/${f}`, { kind: 'file', id: results[i]!.id, exec: results[i]!.exec }));
+    const results = await snapshotFiles(repo, pathList(files), scan.cacheLinks, pathList(fileRels), snapOpts);
+    fileRels.forEach((f, i) => current.set(`${targetRel}/${f}`, { kind: 'file', id: results.id(i), exec: results.exec(i) }));
   } else if (st.isFile() || st.isSymbolicLink()) {
     const cacheLinks = new Map<string, ObjectId>();
     if (st.isSymbolicLink()) {
@@ -52,8 +53,8 @@ export async function readCurrent(repo: Repo, targetRel: string, stats: StatCach
       }
       cacheLinks.set(targetRel, linked);
     }
-    const [r] = await snapshotFiles(repo, [abs], cacheLinks, [targetRel], snapOpts);
-    current.set(targetRel, { kind: 'file', id: r!.id, exec: r!.exec });
+    const r = (await snapshotFiles(repo, pathList([abs]), cacheLinks, pathList([targetRel]), snapOpts)).get(0);
+    current.set(targetRel, { kind: 'file', id: r.id, exec: r.exec });
   } else {
     current.set(targetRel, { kind: 'other' });
   }

@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MlvError, type ErrorCode } from '../core/errors.js';
 import type { LocalCache } from '../storage/local-cache.js';
-import { FileProcessor, type FileFailure, type FileResult, type ProcessMode } from './file-processor.js';
+import { FileProcessor, type FileFailure, type ProcessMode } from './file-processor.js';
+import { FileResults, KEY_WORDS, RESULT_ID_BYTES, batchKeyed, receivedBatch, type ResultBatch } from './file-results.js';
 import type { StatCache } from './stat-cache.js';
 
 export interface ProcessFilesOptions {
@@ -22,19 +23,29 @@ export interface ProcessFilesOptions {
 const WORKER_THRESHOLD = 1000;
 const BATCH = 64;
 
-export async function processFiles(absPaths: string[], opts: ProcessFilesOptions): Promise<FileResult[]> {
+/** The files to process, as a list that builds each path when asked (no array of 200,000 paths). */
+export interface PathList {
+  readonly length: number;
+  at(i: number): string;
+}
+
+export function pathList(paths: string[]): PathList {
+  return { length: paths.length, at: (i) => paths[i]! };
+}
+
+export async function processFiles(paths: PathList, opts: ProcessFilesOptions): Promise<FileResults> {
   const jobs = Math.max(1, opts.jobs ?? os.availableParallelism());
   const processor = new FileProcessor(opts.mode, opts.cache, opts.stats);
-  const results = new Array<FileResult>(absPaths.length);
+  const results = new FileResults(paths.length);
   let bytes = 0;
   let done = 0;
   // Pass 1, on this thread: files the stat cache knows cost one lstat each; only the rest are read.
   let misses: number[] = [];
   if (opts.stats.size > 0 || opts.stats.dirty) {
-    for (let i = 0; i < absPaths.length; i++) {
-      const r = processor.known(absPaths[i]!);
+    for (let i = 0; i < paths.length; i++) {
+      const r = processor.known(paths.at(i));
       if (r) {
-        results[i] = r;
+        results.set(i, r);
         bytes += r.size;
         done++;
       } else {
@@ -43,33 +54,26 @@ export async function processFiles(absPaths: string[], opts: ProcessFilesOptions
     }
     if (done > 0) opts.onProgress?.(done, bytes);
   } else {
-    misses = absPaths.map((_, i) => i);
+    misses = Array.from({ length: paths.length }, (_, i) => i);
   }
   // Pass 2: read and hash the misses, on worker threads when there are many.
   if (misses.length < WORKER_THRESHOLD || jobs === 1) {
     for (const i of misses) {
-      const r = processor.process(absPaths[i]!);
-      results[i] = r;
+      const r = processor.process(paths.at(i));
+      results.set(i, r);
+      if (r.hashed && r.key) opts.stats.record(r.key, r.id);
       bytes += r.size;
       if (opts.onProgress && (++done & 63) === 0) opts.onProgress(done, bytes);
     }
   } else {
-    const paths = misses.map((i) => absPaths[i]!);
-    const hashed = await runWorkers(paths, opts, Math.min(jobs, Math.ceil(paths.length / BATCH)), done, bytes);
-    hashed.forEach((r, j) => (results[misses[j]!] = r));
-  }
-  // The keys (five BigInts each) are in the stat cache's buffer now: drop them from the results,
-  // which live on until the trees are built (200,000 files: about 30 MB).
-  for (const r of results) {
-    if (r.hashed && r.key) opts.stats.record(r.key, r.id);
-    r.key = undefined;
+    await runWorkers(paths, misses, results, opts, Math.min(jobs, Math.ceil(misses.length / BATCH)), done, bytes);
   }
   return results;
 }
 
-function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number, doneBefore: number, bytesBefore: number): Promise<FileResult[]> {
+/** Hashes the files at `misses` on worker threads, filling `results` and the stat cache. */
+function runWorkers(paths: PathList, misses: number[], results: FileResults, opts: ProcessFilesOptions, count: number, doneBefore: number, bytesBefore: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const results = new Array<FileResult>(absPaths.length);
     const workerUrl = new URL('./hash-worker.js', import.meta.url);
     const workers: Worker[] = [];
     let next = 0;
@@ -80,7 +84,7 @@ function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number
       if (failed) return;
       if (!err) {
         for (const w of workers) void w.terminate();
-        resolve(results);
+        resolve();
         return;
       }
       failed = true;
@@ -97,11 +101,25 @@ function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number
       });
     };
     const feed = (w: Worker) => {
-      if (next >= absPaths.length) return false;
+      if (next >= misses.length) return false;
       const start = next;
-      next = Math.min(next + BATCH, absPaths.length);
-      w.postMessage({ batch: start, paths: absPaths.slice(start, next) });
+      next = Math.min(next + BATCH, misses.length);
+      const batch: string[] = [];
+      for (let k = start; k < next; k++) batch.push(paths.at(misses[k]!));
+      w.postMessage({ batch: start, paths: batch });
       return true;
+    };
+    const receive = (start: number, received: ResultBatch) => {
+      const b = receivedBatch(received);
+      const n = b.sizes.length;
+      for (let j = 0; j < n; j++) {
+        const i = misses[start + j]!;
+        results.setFromBatch(i, b, j);
+        // Hashed files' keys go straight into the stat cache's buffer, never becoming objects.
+        if (batchKeyed(b, j)) opts.stats.recordRaw(b.keys, j * KEY_WORDS, b.ids, j * RESULT_ID_BYTES);
+        bytes += b.sizes[j]!;
+      }
+      done += n;
     };
     let idle = 0;
     for (let i = 0; i < count; i++) {
@@ -110,27 +128,23 @@ function runWorkers(absPaths: string[], opts: ProcessFilesOptions, count: number
       });
       workers.push(w);
       w.on('error', (err) => finish(err));
-      w.on('message', (msg: { batch: number; results: Array<FileResult | FileFailure> }) => {
+      w.on('message', (msg: { batch: number; results?: ResultBatch; failure?: FileFailure }) => {
         if (failed) return;
-        for (let j = 0; j < msg.results.length; j++) {
-          const r = msg.results[j]!;
-          if ('error' in r) {
-            finish(new MlvError(asErrorCode(r.error.code), r.error.message, { details: { path: r.error.path } }));
-            return;
-          }
-          results[msg.batch + j] = r;
-          bytes += r.size;
+        if (msg.failure) {
+          const e = msg.failure.error;
+          finish(new MlvError(asErrorCode(e.code), e.message, { details: { path: e.path } }));
+          return;
         }
-        done += msg.results.length;
+        receive(msg.batch, msg.results!);
         opts.onProgress?.(doneBefore + done, bytes);
         if (!feed(w)) {
           idle++;
-          if (done === absPaths.length) finish();
+          if (done === misses.length) finish();
         }
       });
       if (!feed(w)) idle++;
     }
-    if (idle === count && done === absPaths.length) finish();
+    if (idle === count && done === misses.length) finish();
   });
 }
 

@@ -2,7 +2,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MlvError, wrapFsError } from '../core/errors.js';
 import { LocalCache } from '../storage/local-cache.js';
-import { FileProcessor, type FileFailure, type FileResult, type ProcessMode } from './file-processor.js';
+import { FileProcessor, type FileFailure, type ProcessMode } from './file-processor.js';
+import { newBatch, putInBatch } from './file-results.js';
 import { StatCacheReader } from './stat-cache.js';
 
 interface WorkerInit {
@@ -16,21 +17,28 @@ const records = Buffer.from(init.records.buffer, init.records.byteOffset, init.r
 const processor = new FileProcessor(init.mode, new LocalCache(init.cacheDir), new StatCacheReader(records));
 
 parentPort!.on('message', (msg: { batch: number; paths: string[] }) => {
-  const results: Array<FileResult | FileFailure> = msg.paths.map((p) => {
+  const out = newBatch(msg.paths.length);
+  for (let j = 0; j < msg.paths.length; j++) {
+    const p = msg.paths[j]!;
     try {
-      return processor.process(p);
+      putInBatch(out, j, processor.process(p));
     } catch (caught) {
-      let err = caught;
-      if (!(err instanceof MlvError)) {
-        try {
-          wrapFsError(err, `read ${p}`);
-        } catch (wrapped) {
-          err = wrapped;
-        }
-      }
-      const code = err instanceof MlvError ? err.code : ((err as { code?: string }).code ?? 'INTERNAL');
-      return { error: { code, message: (err as Error).message ?? String(err), path: p } };
+      parentPort!.postMessage({ batch: msg.batch, failure: failureOf(caught, p) });
+      return;
     }
-  });
-  parentPort!.postMessage({ batch: msg.batch, results });
+  }
+  parentPort!.postMessage({ batch: msg.batch, results: out }, [out.ids.buffer, out.sizes.buffer, out.flags.buffer, out.keys.buffer] as ArrayBuffer[]);
 });
+
+function failureOf(caught: unknown, p: string): FileFailure {
+  let err = caught;
+  if (!(err instanceof MlvError)) {
+    try {
+      wrapFsError(err, `read ${p}`);
+    } catch (wrapped) {
+      err = wrapped;
+    }
+  }
+  const code = err instanceof MlvError ? err.code : ((err as { code?: string }).code ?? 'INTERNAL');
+  return { error: { code, message: (err as Error).message ?? String(err), path: p } };
+}

@@ -23,6 +23,8 @@ export interface ScanResult {
   dirs: string[];
   /** Regular files relative to the scanned root (POSIX). */
   files: string[];
+  /** For each of `files`, the index in `dirs` of the folder it is in. */
+  fileDirs: number[];
   /**
    * Files that are symbolic links to cache objects (placed by the symlink strategy): the id is
    * known from the link. They are listed in `files` too.
@@ -42,8 +44,9 @@ function kindOf(entry: fs.Dirent, abs: string): EntryKind {
 }
 
 export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
-  const result: ScanResult = { dirs: [], files: [], cacheLinks: new Map(), unsupported: [] };
+  const result: ScanResult = { dirs: [], files: [], fileDirs: [], cacheLinks: new Map(), unsupported: [] };
   const walk = (rel: string) => {
+    const dirIndex = result.dirs.length;
     result.dirs.push(rel);
     const abs = rel === '' ? absRoot : absRoot + path.sep + (path.sep === '/' ? rel : rel.split('/').join(path.sep));
     let entries: fs.Dirent[];
@@ -73,12 +76,15 @@ export function scanFolder(absRoot: string, cacheDir?: string): ScanResult {
         const id = cacheObjectIdOfLink(childAbs, cacheDir);
         if (id) {
           result.files.push(childRel);
+          result.fileDirs.push(dirIndex);
           result.cacheLinks.set(childRel, id);
           continue;
         }
       }
-      if (kind === 'file') result.files.push(childRel);
-      else if (kind === 'dir') walk(childRel);
+      if (kind === 'file') {
+        result.files.push(childRel);
+        result.fileDirs.push(dirIndex);
+      } else if (kind === 'dir') walk(childRel);
       else result.unsupported.push({ path: childRel, kind, reason: kind === 'link' ? 'symbolic link' : 'special file (device, socket or FIFO)' });
     }
   };

@@ -193,6 +193,11 @@ export class StatCache extends StatCacheReader {
     if (LITTLE_ENDIAN) this.pending.add(StatProbe.of(key, this.probe), id);
   }
 
+  /** record() of a key given as StatProbe words at `keyWords[keyOffset]` and a binary id. */
+  recordRaw(keyWords: Uint32Array, keyOffset: number, id: Uint8Array, idOffset: number): void {
+    if (LITTLE_ENDIAN) this.pending.addRaw(keyWords, keyOffset, id, idOffset);
+  }
+
   /**
    * Records a file mlv has just written with known content. It is kept only if, by the time the
    * cache is saved, its timestamps are old enough that a later edit would change them.

@@ -25,17 +25,29 @@ export class PendingRecords {
   }
 
   add(probe: StatProbe, id: ObjectId, writtenPath?: string): void {
+    const i = this.next();
+    this.words.set(probe.words, i * WORDS);
+    this.buf.write(id, i * RECORD + 40, 'hex');
+    if (writtenPath !== undefined) this.written.set(i, writtenPath);
+    this.index?.set(keyOf(probe.words, 0), i);
+  }
+
+  /** add() from a stat key given as ten words at `keyWords[keyOffset]` and a binary id. */
+  addRaw(keyWords: Uint32Array, keyOffset: number, id: Uint8Array, idOffset: number): void {
+    const i = this.next();
+    this.words.set(keyWords.subarray(keyOffset, keyOffset + 10), i * WORDS);
+    this.buf.set(id.subarray(idOffset, idOffset + 32), i * RECORD + 40);
+    this.index?.set(keyOf(keyWords, keyOffset), i);
+  }
+
+  private next(): number {
     if (this.count * RECORD === this.buf.length) {
       const bigger = Buffer.alloc(this.buf.length * 2);
       this.buf.copy(bigger);
       this.buf = bigger;
       this.words = new Uint32Array(bigger.buffer, bigger.byteOffset, bigger.length / 4);
     }
-    const i = this.count++;
-    this.words.set(probe.words, i * WORDS);
-    this.buf.write(id, i * RECORD + 40, 'hex');
-    if (writtenPath !== undefined) this.written.set(i, writtenPath);
-    this.index?.set(keyOf(probe.words, 0), i);
+    return this.count++;
   }
 
   /** The id recorded for this file if its size and times still match; undefined if none or stale. */
