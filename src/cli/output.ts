@@ -4,7 +4,7 @@
  */
 import { ExitCode, MlvError } from '../core/errors.js';
 import type { ProgressEvent, ProgressListener } from '../core/progress.js';
-import { formatBytes } from './format.js';
+import { formatBytes, groupDigits } from './format.js';
 
 export interface OutputOptions {
   json: boolean;
@@ -42,7 +42,7 @@ export class Output {
     if (now - this.lastDraw < 200 && e.done !== e.total) return;
     this.lastDraw = now;
     const seconds = Math.max((now - this.started) / 1000, 0.001);
-    let text = `${e.phase}: ${e.done.toLocaleString('en-US')}${e.total !== undefined ? `/${e.total.toLocaleString('en-US')}` : ''} files`;
+    let text = `${e.phase}: ${groupDigits(e.done)}${e.total !== undefined ? `/${groupDigits(e.total)}` : ''} files`;
     if (e.bytes !== undefined) text += `, ${formatBytes(e.bytes)} (${formatBytes(e.bytes / seconds)}/s)`;
     process.stderr.write(`\r\x1b[2K${text}`);
     this.drawn = true;

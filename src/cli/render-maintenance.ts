@@ -2,7 +2,7 @@
 import type { FsckProblem, FsckResult, FsckSide, FsckUnchecked } from '../commands/fsck.js';
 import type { GcResult, GcSide } from '../commands/gc.js';
 import { displayPath } from '../core/paths.js';
-import { formatBytes, formatCount } from './format.js';
+import { formatBytes, formatCount, groupDigits } from './format.js';
 import type { Output } from './output.js';
 
 const SCOPE_TEXT: Record<string, string> = {
@@ -18,8 +18,8 @@ function warn(out: Output, text: string): void {
 
 function gcSide(out: Output, label: string, side: GcSide, r: GcResult): void {
   const verb = r.dryRun ? 'would remove' : 'removed';
-  const keptParts = [`${side.referenced.toLocaleString('en-US')} referenced`];
-  if (side.young > 0) keptParts.push(`${side.young.toLocaleString('en-US')} unreferenced but younger than ${r.grace} (or below such a tree)`);
+  const keptParts = [`${groupDigits(side.referenced)} referenced`];
+  if (side.young > 0) keptParts.push(`${groupDigits(side.young)} unreferenced but younger than ${r.grace} (or below such a tree)`);
   out.line(`${label}: ${verb} ${formatCount(side.removed, 'object')} (${formatBytes(side.removedBytes)}); kept ${keptParts.join(', ')}`);
   for (const o of side.list ?? []) out.line(`    ${o.id}  ${formatBytes(o.size).padStart(9)}  ${o.kind}${o.where === 'incomplete' ? ' (incomplete/)' : ''}`);
 }
