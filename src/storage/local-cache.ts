@@ -54,6 +54,8 @@ export function openCreating(file: string, what: string): number {
 
 /** Temp files written beside their final object name (see storeHashed). */
 const SHARD_TEMP_PREFIX = '.tmp-';
+/** `<pid>-<thread>-`: hashing workers share the pid and have their own counter. */
+const TEMP_OWNER = `${process.pid}-${threadId}-`;
 const SHARD = /^[0-9a-f]{2}$/;
 const OBJECT_ID = /^[0-9a-f]{64}$/;
 
@@ -61,13 +63,17 @@ export class LocalCache {
   readonly dir: string;
   readonly tmpDir: string;
 
+  /** The normalised cache folder and a separator: object paths are built by concatenation (hot path). */
+  private readonly prefix: string;
+
   constructor(dir: string) {
     this.dir = dir;
     this.tmpDir = path.join(dir, 'tmp');
+    this.prefix = path.join(dir, '_').slice(0, -1);
   }
 
   objectPath(id: ObjectId): string {
-    return path.join(this.dir, objectRelPath(id));
+    return this.prefix + id.slice(0, 2) + path.sep + id.slice(2);
   }
 
   has(id: ObjectId): boolean {
@@ -81,8 +87,7 @@ export class LocalCache {
 
   /** A fresh temp path in the folder object `id` will be published in (that folder may not exist yet). */
   tempPathBeside(id: ObjectId): string {
-    // Hashing workers share the pid and have their own counter: the thread id keeps names apart.
-    return path.join(path.dirname(this.objectPath(id)), `${SHARD_TEMP_PREFIX}${process.pid}-${threadId}-${(tmpCounter++).toString(36)}`);
+    return this.prefix + id.slice(0, 2) + path.sep + SHARD_TEMP_PREFIX + TEMP_OWNER + (tmpCounter++).toString(36);
   }
 
   openTemp(): { fd: number; tempPath: string } {
