@@ -138,6 +138,8 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
       // generation for the whole checkout (200,000 files: +100 MB peak memory).
       if ((done & 1023) === 0) await new Promise((resolve) => setImmediate(resolve));
     }
+    // Written: the list (a path and id per file) can go before the stat cache is merged and saved.
+    plan.writes = [];
     result.missing.push(...plan.missing);
     result.written += summary.written;
     result.deleted += summary.deleted;

@@ -260,45 +260,60 @@ export class StatCache extends StatCacheReader {
     if (this.pending.size === 0 && !prune) return;
     const { bytes: freshBytes, order: fresh } = this.pending.sorted();
     const freshWords = new Uint32Array(freshBytes.buffer, freshBytes.byteOffset, freshBytes.length / 4);
-    // Shared, so the merged records below can serve hashing workers without another copy.
-    const out = Buffer.from(new SharedArrayBuffer(HEADER + (this.count + fresh.length) * RECORD));
-    let n = 0;
-    let i = 0;
     const old = this.records;
     const oldWords = this.words;
-    const writeFresh = (k: number) => {
-      freshBytes.copy(out, HEADER + n * RECORD, k * RECORD, (k + 1) * RECORD);
-      n++;
-    };
-    // Old records are copied in runs; a run ends where a fresh record goes in or one is dropped.
-    let runStart = -1;
-    const flush = (end: number) => {
-      if (runStart < 0) return;
-      old.copy(out, HEADER + n * RECORD, runStart * RECORD, end * RECORD);
-      n += end - runStart;
-      runStart = -1;
-    };
-    for (let j = 0; j < this.count; j++) {
-      if (prune && this.hits?.[j] !== 1) {
-        flush(j);
-        continue;
-      }
-      if (i < fresh.length) {
-        let cmp = compareAt(freshWords, fresh[i]! * WORDS, oldWords, j * WORDS);
-        if (cmp <= 0) {
+    /** The merge, as runs of old records and single fresh ones, in file order. */
+    const merge = (copyOld: (from: number, to: number) => void, copyFresh: (k: number) => void) => {
+      let i = 0;
+      // Old records are copied in runs; a run ends where a fresh record goes in or one is dropped.
+      let runStart = -1;
+      const flush = (end: number) => {
+        if (runStart < 0) return;
+        copyOld(runStart, end);
+        runStart = -1;
+      };
+      for (let j = 0; j < this.count; j++) {
+        if (prune && this.hits?.[j] !== 1) {
           flush(j);
-          while (cmp < 0) {
-            writeFresh(fresh[i++]!);
-            cmp = i < fresh.length ? compareAt(freshWords, fresh[i]! * WORDS, oldWords, j * WORDS) : 1;
-          }
-          // The same file recorded afresh replaces its old record.
-          if (cmp === 0) continue;
+          continue;
         }
+        if (i < fresh.length) {
+          let cmp = compareAt(freshWords, fresh[i]! * WORDS, oldWords, j * WORDS);
+          if (cmp <= 0) {
+            flush(j);
+            while (cmp < 0) {
+              copyFresh(fresh[i++]!);
+              cmp = i < fresh.length ? compareAt(freshWords, fresh[i]! * WORDS, oldWords, j * WORDS) : 1;
+            }
+            // The same file recorded afresh replaces its old record.
+            if (cmp === 0) continue;
+          }
+        }
+        if (runStart < 0) runStart = j;
       }
-      if (runStart < 0) runStart = j;
-    }
-    flush(this.count);
-    while (i < fresh.length) writeFresh(fresh[i++]!);
+      flush(this.count);
+      while (i < fresh.length) copyFresh(fresh[i++]!);
+    };
+    // Counted first, so the buffer is the merged size (a checkout that replaces every file would
+    // otherwise allocate room for old and new records alike: 15 MB more at 200,000 files).
+    let total = 0;
+    merge(
+      (from, to) => (total += to - from),
+      () => total++,
+    );
+    // Shared, so the merged records below can serve hashing workers without another copy.
+    const out = Buffer.from(new SharedArrayBuffer(HEADER + total * RECORD));
+    let n = 0;
+    merge(
+      (from, to) => {
+        old.copy(out, HEADER + n * RECORD, from * RECORD, to * RECORD);
+        n += to - from;
+      },
+      (k) => {
+        freshBytes.copy(out, HEADER + n * RECORD, k * RECORD, (k + 1) * RECORD);
+        n++;
+      },
+    );
     const body = out.subarray(HEADER, HEADER + n * RECORD);
     MAGIC.copy(out, 0);
     out.writeUInt32LE(n, 8);
