@@ -16,7 +16,7 @@ export function formatCount(n: number, noun: string): string {
 
 /** 1234567 -> "1,234,567", as toLocaleString('en-US') would, without its ~11 ms first-call ICU set-up. */
 export function groupDigits(n: number): string {
-  if (!Number.isInteger(n)) return n.toLocaleString('en-US');
+  if (!Number.isSafeInteger(n) || Object.is(n, -0)) return n.toLocaleString('en-US');
   const digits = String(Math.abs(n));
   let out = '';
   for (let i = digits.length; i > 0; i -= 3) out = digits.slice(Math.max(0, i - 3), i) + (out ? ',' + out : '');

@@ -161,8 +161,11 @@ async function plan(repo: Repo, cwd: string, paths: string[]): Promise<Planned[]
   }
   for (const p of planned) {
     if (p.kind === 'dir') {
-      p.scan = scanFolder(p.abs, repo.cache.dir);
-      refuseUnsupported(p.scan, p.rel);
+      const scan = scanFolder(p.abs, repo.cache.dir);
+      refuseUnsupported(scan, p.rel);
+      // Reused by the first folder hashed, moments later; later ones are scanned again when
+      // their turn comes (files may come and go meanwhile, and one scan is held at a time).
+      if (!planned.some((q) => q.scan)) p.scan = scan;
     }
   }
   return planned;

@@ -17,8 +17,10 @@ import { assertParentsReal, ensureRealDir, readCurrent } from '../workspace/curr
 import { StatCache } from '../workspace/stat-cache.js';
 import { loadPointer, resolveTargets, type LoadedTarget } from '../workspace/targets.js';
 import { TreeReader, walkTree } from '../workspace/tree-reader.js';
+import { WriteList } from '../workspace/write-list.js';
 import { withLock, type CommandContext } from './context.js';
 import { crashPoint } from '../core/crash-points.js';
+import { capHeapGrowth } from '../core/heap.js';
 import { assertDistinctNames, probeFolding } from '../workspace/name-folding.js';
 
 export interface CheckoutOptions {
@@ -53,7 +55,7 @@ interface Plan {
   removeFiles: string[];
   removeDirs: string[];
   mkdirs: string[];
-  writes: Array<{ rel: string; id: ObjectId; exec: boolean }>;
+  writes: WriteList;
   unchanged: number;
   missing: Array<{ path: string; id: ObjectId }>;
   /** Without --force these stop the checkout; with it, `save` content first, `unlink` links, `leave` folders alone. */
@@ -67,6 +69,7 @@ export async function checkout(ctx: CommandContext, opts: CheckoutOptions = {}):
 
 /** The body of checkout, for commands (pull) that already hold the repository lock. */
 export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: CheckoutOptions): Promise<CheckoutResult> {
+  capHeapGrowth();
   repo.cache.cleanStaleTemps();
   const tracked = resolveTargets(repo, opts.targets ?? [], ctx.cwd, { allowInside: true });
   const loaded = tracked.map((t) => loadPointer(repo, t));
@@ -105,7 +108,8 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
   const realDirs = new Set<string>();
   for (const plan of plans) {
     const summary = { path: plan.target.subpath ? `${plan.target.targetRel}/${plan.target.subpath}` : plan.target.targetRel, written: 0, deleted: 0, unchanged: plan.unchanged, missing: plan.missing.length };
-    const rewritten = new Set(plan.removeFiles.length > 0 ? plan.writes.map((w) => w.rel) : []);
+    const writes = plan.writes;
+    const rewritten = new Set(plan.removeFiles.length > 0 ? writes.rels : []);
     for (const rel of plan.removeFiles) {
       crashPoint('checkout:remove');
       removeFile(repo.abs(rel));
@@ -119,7 +123,8 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
       }
     }
     for (const rel of plan.mkdirs) ensureRealDir(repo, rel, realDirs);
-    for (const w of plan.writes) {
+    for (let k = 0; k < writes.length; k++) {
+      const w = { rel: writes.rels[k]!, id: writes.id(k), exec: writes.exec(k) };
       ensureRealDir(repo, path.posix.dirname(w.rel) === '.' ? '' : path.posix.dirname(w.rel), realDirs);
       const dest = repo.abs(w.rel);
       crashPoint('checkout:write');
@@ -139,7 +144,7 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
       if ((done & 1023) === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     // Written: the list (a path and id per file) can go before the stat cache is merged and saved.
-    plan.writes = [];
+    plan.writes = new WriteList();
     result.missing.push(...plan.missing);
     result.written += summary.written;
     result.deleted += summary.deleted;
@@ -161,7 +166,7 @@ function removeFile(abs: string): void {
 }
 
 async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, reader: TreeReader, opts: CheckoutOptions, ctx: CommandContext): Promise<Plan> {
-  const plan: Plan = { target, removeFiles: [], removeDirs: [], mkdirs: [], writes: [], unchanged: 0, missing: [], conflicts: [] };
+  const plan: Plan = { target, removeFiles: [], removeDirs: [], mkdirs: [], writes: new WriteList(), unchanged: 0, missing: [], conflicts: [] };
   const { pointer, targetRel } = target;
   // With a subpath (`mlv checkout data/train`), only that part of the tracked folder is touched.
   const base = target.subpath ? `${targetRel}/${target.subpath}` : targetRel;
@@ -208,7 +213,7 @@ async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, re
     if (cur.kind === 'file') {
       if (want?.kind === 'file' && want.id === cur.id) {
         if (want.exec === cur.exec) plan.unchanged++;
-        else plan.writes.push({ rel, id: want.id, exec: want.exec });
+        else plan.writes.push(rel, want.id, want.exec);
         continue;
       }
       if (want?.kind === 'file' && !repo.cache.has(want.id)) {
@@ -233,7 +238,7 @@ async function planTarget(repo: Repo, target: LoadedTarget, stats: StatCache, re
     if (want.kind === 'dir') {
       if (cur?.kind !== 'dir') plan.mkdirs.push(rel);
     } else if (!(cur?.kind === 'file' && cur.id === want.id)) {
-      if (repo.cache.has(want.id)) plan.writes.push({ rel, id: want.id, exec: want.exec });
+      if (repo.cache.has(want.id)) plan.writes.push(rel, want.id, want.exec);
       else if (!missingPaths.has(rel)) plan.missing.push({ path: rel, id: want.id });
     }
   }

@@ -164,7 +164,9 @@ async function gcLocked(repo: Repo, opts: GcOptions, spec: RemoteSpec | undefine
     await runPool(youngRemote, jobs, async (o) => {
       if ((await kindOf(o.id, repo.cache, remote!)) === 'tree') youngTrees.push({ id: o.id, where: 'young remote object' });
     });
-    // Trees the first walk went through have everything below them kept already: not walked again.
+    // Trees the first walk went through have everything below them kept already, so they are not
+    // walked again. (One it could not read is in keep.unreadable: then gc removes nothing at all,
+    // below, if anything is old enough to go.)
     const protectedBelow: WalkResult = { objects: new Map(), unreadable: [], walked: keep.walked };
     await walkObjects(youngTrees.map((t) => ({ id: t.id, kind: 'dir' as const, path: `(tree ${t.id.slice(0, 12)})`, where: t.where })), lookup, jobs, protectedBelow, { details: false });
     for (const u of protectedBelow.unreadable) {

@@ -102,7 +102,7 @@ export interface WalkStart {
 
 export interface Referenced {
   kind: 'file' | 'tree';
-  /** Where it is used (the first path found). */
+  /** Where it is used (the first path found); '' for files of a walk without `details`. */
   path: string;
   where: string;
   /** Its size as the referencing pointer or tree records it (trees: undefined). */

@@ -4,7 +4,7 @@
  * objects with hex id strings took over 60 MB of heap and as much again in garbage.
  *
  * Hashing workers fill a `ResultBatch` (the same layout for a slice of files, plus the stat keys to
- * remember) and transfer its buffers; the main thread copies it in with `setBatch`.
+ * remember) and transfer its buffers; the main thread copies each entry in with `setFromBatch`.
  */
 import type { ObjectId } from '../core/id.js';
 import type { FileResult } from './file-processor.js';
@@ -46,6 +46,7 @@ export class FileResults {
   }
 
   id(i: number): ObjectId {
+    if ((this.flags[i]! & SET) === 0) throw new Error(`internal: no result for file ${i}`);
     return this.ids.toString('hex', i * ID_BYTES, (i + 1) * ID_BYTES) as ObjectId;
   }
   size(i: number): number {

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { MlvError, type ErrorCode } from '../core/errors.js';
 import type { LocalCache } from '../storage/local-cache.js';
 import { FileProcessor, type FileFailure, type ProcessMode } from './file-processor.js';
-import { FileResults, KEY_WORDS, RESULT_ID_BYTES, batchKeyed, receivedBatch, type ResultBatch } from './file-results.js';
+import { FileResults, KEY_WORDS, RESULT_ID_BYTES, batchKeyed, newBatch, putInBatch, receivedBatch, type ResultBatch } from './file-results.js';
 import type { StatCache } from './stat-cache.js';
 
 export interface ProcessFilesOptions {
@@ -58,13 +58,17 @@ export async function processFiles(paths: PathList, opts: ProcessFilesOptions): 
   }
   // Pass 2: read and hash the misses, on worker threads when there are many.
   if (misses.length < WORKER_THRESHOLD || jobs === 1) {
-    for (const i of misses) {
+    // Keys are recorded after the loop: a record pending while files are still looked up makes the
+    // stat cache index every pending record (a Map of 200,000 keys on one thread).
+    const keys = newBatch(misses.length);
+    misses.forEach((i, j) => {
       const r = processor.process(paths.at(i));
       results.set(i, r);
-      if (r.hashed && r.key) opts.stats.record(r.key, r.id);
+      putInBatch(keys, j, r);
       bytes += r.size;
       if (opts.onProgress && (++done & 63) === 0) opts.onProgress(done, bytes);
-    }
+    });
+    for (let j = 0; j < misses.length; j++) if (batchKeyed(keys, j)) opts.stats.recordRaw(keys.keys, j * KEY_WORDS, keys.ids, j * RESULT_ID_BYTES);
   } else {
     await runWorkers(paths, misses, results, opts, Math.min(jobs, Math.ceil(misses.length / BATCH)), done, bytes);
   }

@@ -27,7 +27,11 @@ export class Linker {
     private readonly strategies: readonly LinkStrategy[],
   ) {
     this.umask = process.umask();
+    this.links = strategies.some((s) => s !== 'copy');
   }
+
+  /** Whether any strategy links objects rather than copying them. */
+  private readonly links: boolean;
 
   /**
    * Writes object `id` at `dest` (whose parent folder exists). Returns the strategy used. `direct`
@@ -127,7 +131,9 @@ export class Linker {
         actual = h.digest();
       }
       if (actual !== id) throw corrupt(id, actual);
-      this.verified.add(id);
+      // Only a link needs an earlier check; remembering every copied id would hold a set of all
+      // of them (200,000 files: tens of MB of old-generation garbage as it grows).
+      if (this.links) this.verified.add(id);
     } finally {
       fs.closeSync(src);
       if (dst !== undefined) fs.closeSync(dst);

@@ -14,8 +14,8 @@ import { StatCache } from '../../dist/workspace/stat-cache.js';
 import { blake3Hex, initRepoAsync, pseudoRandomBytes, settle, treeFiles } from '../helpers/assert.js';
 import { cacheTemps } from '../remote/remote-helpers.js';
 
-/** Above the pool's worker threshold (1,000 files), so jobs > 1 really uses workers. */
-const FILES = 1500;
+/** Above twice the pool's worker threshold (1,000 files): even half of them go to worker threads. */
+const FILES = 2500;
 let repoDir: string;
 const expected = new Map<string, { id: string; exec: boolean; size: number }>();
 
@@ -84,6 +84,36 @@ describe('snapshotFolder', () => {
     expect([...kept.built.levels.keys()].sort()).toEqual([...kept.scan.dirs].sort());
     expect(kept.built.levels.get('')!.map((e) => e.name)).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6']);
     expect(kept.built.ids.size).toBe(kept.scan.dirs.length);
+  });
+
+  it('scattered re-hashes through workers and links into the cache map back to their own files', async () => {
+    const repo = findRepo(repoDir);
+    const abs = path.join(repoDir, 'data');
+    const stats = freshStats(repo);
+    const ingested = await snapshotFolder(repo, abs, { mode: 'ingest', stats, jobs: 2 });
+    stats.save(repo.tmpDir);
+    // Every other file gets new times (same bytes): 1,250 misses at scattered positions.
+    const later = new Date(Date.now() - 60_000);
+    const touched = ingested.scan.files.filter((_, i) => i % 2 === 1);
+    const wasTouched = new Set(touched);
+    for (const rel of touched) fs.utimesSync(path.join(abs, rel), later, later);
+    // Two symbolic links into the cache (the symlink strategy's files) count as their objects.
+    const linkDir = path.join(abs, 'links');
+    fs.mkdirSync(linkDir);
+    const linked = ['d1/s1/f1.bin', 'd2/s2/f2.bin'];
+    linked.forEach((rel, k) => fs.symlinkSync(repo.cache.objectPath(expected.get(rel)!.id), path.join(linkDir, `l${k}.bin`)));
+    try {
+      await settle();
+      const snap = await snapshotFolder(repo, abs, { mode: 'hash', stats: StatCache.load(repo.statCachePath), jobs: 2 });
+      expect(snap.hashedFiles).toBe(touched.length);
+      snap.scan.files.forEach((rel, i) => {
+        const want = rel.startsWith('links/') ? expected.get(linked[Number(rel[7])]!)!.id : expected.get(rel)!.id;
+        expect({ rel, id: snap.results.id(i) }).toEqual({ rel, id: want });
+        expect(snap.results.hashed(i)).toBe(wasTouched.has(rel));
+      });
+    } finally {
+      fs.rmSync(linkDir, { recursive: true });
+    }
   });
 
   it('a file that turns into a FIFO while workers hash: a typed error naming it, and no temp files left', async () => {
