@@ -104,7 +104,7 @@ export class GitRepo {
     const present = relPaths.filter((p) => fs.existsSync(`${this.root}/${p}`));
     const gone = relPaths.filter((p) => !present.includes(p));
     try {
-      if (present.length > 0) await g.add({ fs, dir: this.root, filepath: present, cache: this.cache });
+      if (present.length > 0) await withoutWebCompression(() => g.add({ fs, dir: this.root, filepath: present, cache: this.cache }));
       for (const p of gone) await g.remove({ fs, dir: this.root, filepath: p, cache: this.cache });
     } catch (err) {
       throw new MlvError('IO', `could not stage ${relPaths.join(', ')} in Git: ${(err as Error).message}`, {
@@ -113,5 +113,23 @@ export class GitRepo {
       });
     }
     this.indexFiles = undefined;
+  }
+}
+
+/**
+ * isomorphic-git deflates objects with the web CompressionStream when the global exists, which makes
+ * Node load its web streams and fetch implementation: about 22 ms on every add that stages a
+ * pointer. Without the global it uses its bundled pako, as in browsers that lack it (same bytes,
+ * and pointer files are tiny). It checks once, at its first deflate, and remembers the answer.
+ */
+async function withoutWebCompression<T>(fn: () => Promise<T>): Promise<T> {
+  const g = globalThis as { CompressionStream?: unknown };
+  const own = Object.getOwnPropertyDescriptor(g, 'CompressionStream');
+  if (!own?.configurable) return fn();
+  delete g.CompressionStream;
+  try {
+    return await fn();
+  } finally {
+    Object.defineProperty(g, 'CompressionStream', own);
   }
 }

@@ -83,6 +83,19 @@ describe.concurrent('mlv add', () => {
     expect(untracked).toMatch(/\?\? params\.json/);
   });
 
+  it('stages Git objects that Git itself reads back byte for byte (git fsck, cat-file)', async () => {
+    const repo = await initRepoAsync();
+    write(repo, 'data/a.txt', 'alpha\n');
+    write(repo, 'model.bin', pseudoRandomBytes(3000, 7));
+    expectOk(await mlvAsync(repo, ['add', 'data', 'model.bin']));
+    for (const staged of ['data.mlv', 'model.bin.mlv', '.gitignore']) {
+      expect(git(repo, ['cat-file', '-p', `:${staged}`])).toBe(fs.readFileSync(path.join(repo, staged), 'utf8'));
+    }
+    git(repo, ['fsck', '--full', '--strict']);
+    git(repo, ['commit', '-q', '-m', 'pointers']);
+    expect(git(repo, ['status', '--porcelain'])).toBe('');
+  });
+
   it('records the executable bit of a single file and a description', async () => {
     const repo = await fixtureRepo();
     write(repo, 'run.sh', '#!/bin/sh\necho hi\n', 0o755);
