@@ -124,18 +124,19 @@ export async function checkoutLocked(repo: Repo, ctx: CommandContext, opts: Chec
     }
     for (const rel of plan.mkdirs) ensureRealDir(repo, rel, realDirs);
     for (let k = 0; k < writes.length; k++) {
-      const w = { rel: writes.rels[k]!, id: writes.id(k), exec: writes.exec(k) };
-      ensureRealDir(repo, path.posix.dirname(w.rel) === '.' ? '' : path.posix.dirname(w.rel), realDirs);
-      const dest = repo.abs(w.rel);
+      const rel = writes.rels[k]!;
+      const id = writes.id(k);
+      ensureRealDir(repo, path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel), realDirs);
+      const dest = repo.abs(rel);
       crashPoint('checkout:write');
       try {
-        const strategy = linker.place(w.id, dest, w.exec);
+        const strategy = linker.place(id, dest, writes.exec(k));
         result.strategies[strategy] = (result.strategies[strategy] ?? 0) + 1;
-        if (strategy !== 'symlink') stats.recordWritten(fast.lstat(dest) ? fast.probe : statKeyOf(fs.lstatSync(dest, { bigint: true })), w.id, dest);
+        if (strategy !== 'symlink') stats.recordWritten(fast.lstat(dest) ? fast.probe : statKeyOf(fs.lstatSync(dest, { bigint: true })), id, dest);
         summary.written++;
       } catch (err) {
-        if (err instanceof MlvError && err.code === 'CORRUPT_OBJECT') result.corrupt.push({ path: w.rel, id: w.id });
-        else if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') result.missing.push({ path: w.rel, id: w.id });
+        if (err instanceof MlvError && err.code === 'CORRUPT_OBJECT') result.corrupt.push({ path: rel, id });
+        else if (err instanceof MlvError && err.code === 'MISSING_OBJECTS') result.missing.push({ path: rel, id });
         else throw err;
       }
       ctx.onProgress?.({ phase: 'checkout', done: ++done, total });

@@ -6,10 +6,6 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-let capped = false;
-
 export function capHeapGrowth(): void {
-  if (capped) return;
-  capped = true;
   setFlagsFromString('--heap-growing-percent=30');
 }

@@ -8,7 +8,7 @@
  */
 import type { ObjectId } from '../core/id.js';
 import type { FileResult } from './file-processor.js';
-import { StatProbe } from './stat-cache.js';
+import { StatProbe, type StatCache } from './stat-cache.js';
 
 const ID_BYTES = 32;
 const EXEC = 1;
@@ -17,7 +17,7 @@ const HASHED = 2;
 const KEYED = 4;
 const SET = 8;
 /** A stat key as StatProbe words. */
-export const KEY_WORDS = 10;
+const KEY_WORDS = 10;
 
 export class FileResults {
   readonly length: number;
@@ -58,10 +58,6 @@ export class FileResults {
   hashed(i: number): boolean {
     return (this.flags[i]! & HASHED) !== 0;
   }
-  has(i: number): boolean {
-    return (this.flags[i]! & SET) !== 0;
-  }
-
   get(i: number): FileResult {
     return { id: this.id(i), size: this.size(i), exec: this.exec(i), hashed: this.hashed(i) };
   }
@@ -94,8 +90,7 @@ export function receivedBatch(b: ResultBatch): ResultBatch {
   return { ...b, ids: Buffer.from(b.ids.buffer, b.ids.byteOffset, b.ids.byteLength) };
 }
 
-export function batchKeyed(b: ResultBatch, j: number): boolean {
-  return (b.flags[j]! & KEYED) !== 0;
+/** Hands result `j`'s stat key, if it has one worth remembering, to the stat cache (no objects made). */
+export function recordKey(stats: StatCache, b: ResultBatch, j: number): void {
+  if ((b.flags[j]! & KEYED) !== 0) stats.recordRaw(b.keys, j * KEY_WORDS, b.ids, j * ID_BYTES);
 }
-
-export const RESULT_ID_BYTES = ID_BYTES;

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { MlvError, type ErrorCode } from '../core/errors.js';
 import type { LocalCache } from '../storage/local-cache.js';
 import { FileProcessor, type FileFailure, type ProcessMode } from './file-processor.js';
-import { FileResults, KEY_WORDS, RESULT_ID_BYTES, batchKeyed, newBatch, putInBatch, receivedBatch, type ResultBatch } from './file-results.js';
+import { FileResults, newBatch, putInBatch, receivedBatch, recordKey, type ResultBatch } from './file-results.js';
 import type { StatCache } from './stat-cache.js';
 
 export interface ProcessFilesOptions {
@@ -68,7 +68,7 @@ export async function processFiles(paths: PathList, opts: ProcessFilesOptions): 
       bytes += r.size;
       if (opts.onProgress && (++done & 63) === 0) opts.onProgress(done, bytes);
     });
-    for (let j = 0; j < misses.length; j++) if (batchKeyed(keys, j)) opts.stats.recordRaw(keys.keys, j * KEY_WORDS, keys.ids, j * RESULT_ID_BYTES);
+    for (let j = 0; j < misses.length; j++) recordKey(opts.stats, keys, j);
   } else {
     await runWorkers(paths, misses, results, opts, Math.min(jobs, Math.ceil(misses.length / BATCH)), done, bytes);
   }
@@ -120,7 +120,7 @@ function runWorkers(paths: PathList, misses: number[], results: FileResults, opt
         const i = misses[start + j]!;
         results.setFromBatch(i, b, j);
         // Hashed files' keys go straight into the stat cache's buffer, never becoming objects.
-        if (batchKeyed(b, j)) opts.stats.recordRaw(b.keys, j * KEY_WORDS, b.ids, j * RESULT_ID_BYTES);
+        recordKey(opts.stats, b, j);
         bytes += b.sizes[j]!;
       }
       done += n;
