@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { blake3Hex, lsTree, mlvAsync, mlvJsonAsync, objectPath, pseudoRandomBytes, tamperObject, write } from '../helpers/assert.js';
 import { git, tempDir, type RunResult } from '../helpers/cli.js';
 import { MiB, cacheIds, relOf, run } from '../remote/remote-helpers.js';
+import { folderRemoteWorld } from './helpers.js';
 
 /** MLV_RELIABILITY_STRICT=1 runs the cases of known mlv bugs as plain tests, to see how they fail. */
 
@@ -51,13 +52,7 @@ function world(big = false) {
 }
 
 async function buildWorld(big: boolean): Promise<{ base: string; files: Map<string, string> }> {
-  const base = tempDir('mlv-cachefaults-');
-  const repo = path.join(base, 'repo');
-  fs.mkdirSync(repo);
-  fs.mkdirSync(path.join(base, 'remote'));
-  git(repo, ['init', '-q', '-b', 'main']);
-  await run(repo, ['init', '-q']);
-  await run(repo, ['remote', 'add', '-q', '--default', 'origin', '../remote']);
+  const { base, repo } = await folderRemoteWorld('mlv-cachefaults-');
   for (let i = 0; i < 4; i++) write(repo, `data/a/${i}.bin`, pseudoRandomBytes(3000 + i, 31 + i));
   for (let i = 0; i < 3; i++) write(repo, `data/b/${i}.bin`, pseudoRandomBytes(2000 + i, 41 + i));
   write(repo, 'data/run.sh', '#!/bin/sh\necho run\n', 0o755);

@@ -15,21 +15,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blake3Hex, expectCleanError, lsTree, mlvAsync, mlvJsonAsync, pseudoRandomBytes, write } from '../helpers/assert.js';
 import { GIT_ENV, MLV_BIN, git, tempDir, type RunResult } from '../helpers/cli.js';
-import { openBucket, s3Env, s3TestTarget, type BucketView, type S3Target } from '../helpers/s3-server.js';
+import { openBucket, s3Env, type BucketView } from '../helpers/s3-server.js';
 import { MiB, cacheIds, idOf, run } from '../remote/remote-helpers.js';
+import { useS3Target } from '../remote/s3-fixture.js';
+import { folderRemoteWorld } from './helpers.js';
 
 /** MLV_RELIABILITY_STRICT=1 runs the cases of known mlv bugs as plain tests, to see how they fail. */
 
-let s3: S3Target;
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-}, 60_000);
-afterAll(async () => {
-  await s3?.stop();
-});
+const s3 = useS3Target();
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -283,13 +279,7 @@ describe.concurrent('two pushes of the same data at once, from two clones (group
 // fetch what the cache lacks without the lock, so two of them (or one beside a pull) do.
 
 async function getWorld(big: boolean): Promise<{ src: string; clone: string; base: string }> {
-  const base = tempDir('mlv-conc-get-');
-  const src = path.join(base, 'src');
-  fs.mkdirSync(src);
-  fs.mkdirSync(path.join(base, 'remote'));
-  git(src, ['init', '-q', '-b', 'main']);
-  await run(src, ['init', '-q']);
-  await run(src, ['remote', 'add', '-q', '--default', 'origin', '../remote']);
+  const { base, repo: src } = await folderRemoteWorld('mlv-conc-get-', 'src');
   for (let i = 0; i < 60; i++) write(src, `data/p${i % 3}/${i}.bin`, pseudoRandomBytes(1000 + i * 31, i + 501));
   if (big) write(src, 'data/big.bin', pseudoRandomBytes(16 * MiB + 3, 599));
   await run(src, ['add', '-q', 'data']);

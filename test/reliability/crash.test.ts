@@ -22,11 +22,13 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blake3Hex, lsTree, mlvAsync, pseudoRandomBytes, write } from '../helpers/assert.js';
 import { GIT_ENV, MLV_BIN, git, gitIndex, tempDir } from '../helpers/cli.js';
-import { openBucket, s3Env, s3TestTarget, type BucketView, type S3Target } from '../helpers/s3-server.js';
-import { MiB, cacheIds, cacheTemps, idOf, relOf, run, runJson } from '../remote/remote-helpers.js';
+import { openBucket, s3Env, type BucketView } from '../helpers/s3-server.js';
+import { MiB, cacheIds, cacheTemps, idOf, once, relOf, run, runJson } from '../remote/remote-helpers.js';
+import { useS3Target } from '../remote/s3-fixture.js';
+import { folderRemoteWorld } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Running mlv until it kills itself
@@ -269,13 +271,8 @@ function commit(repo: string, message: string): void {
 
 const bytesOf = (seed: number, size = 200 + ((seed * 97) % 2500)) => pseudoRandomBytes(size, seed);
 
-function lazy<T>(make: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= make());
-}
-
 /** The add scenario: data/ (a/, b/c/, an empty folder, an executable) and model.bin, untracked. */
-const addWorld = lazy(async () => {
+const addWorld = once(async () => {
   const base = tempDir('mlv-crash-add-');
   const repo = path.join(base, 'repo');
   await initAt(repo);
@@ -290,7 +287,7 @@ const addWorld = lazy(async () => {
 });
 
 /** 1,200 small files: add hashes them on worker threads (more than 1,000 misses). */
-const manyWorld = lazy(async () => {
+const manyWorld = once(async () => {
   const base = tempDir('mlv-crash-many-');
   const repo = path.join(base, 'repo');
   await initAt(repo);
@@ -304,7 +301,7 @@ const manyWorld = lazy(async () => {
  * folder and drops an executable bit); HEAD is detached at v1 while the workspace still holds v2,
  * so `mlv checkout` removes 7 files and writes 8.
  */
-const checkoutWorld = lazy(async () => {
+const checkoutWorld = once(async () => {
   const base = tempDir('mlv-crash-co-');
   const repo = path.join(base, 'repo');
   await initAt(repo);
@@ -328,7 +325,7 @@ const checkoutWorld = lazy(async () => {
 });
 
 /** checkoutWorld plus unsaved work: an edited file and an untracked one (checkout --force saves them). */
-const forceWorld = lazy(async () => {
+const forceWorld = once(async () => {
   const base = copyWorld(await checkoutWorld());
   const repo = path.join(base, 'repo');
   write(repo, 'data/a/001.bin', 'an edit that is not in the cache\n');
@@ -337,12 +334,8 @@ const forceWorld = lazy(async () => {
 });
 
 /** The push scenario: data (four trees on three levels) and model.bin committed; an empty folder remote. */
-const pushWorld = lazy(async () => {
-  const base = tempDir('mlv-crash-push-');
-  const repo = path.join(base, 'repo');
-  fs.mkdirSync(path.join(base, 'remote'));
-  await initAt(repo);
-  await run(repo, ['remote', 'add', '-q', '--default', 'origin', '../remote']);
+const pushWorld = once(async () => {
+  const { base, repo } = await folderRemoteWorld('mlv-crash-push-');
   for (let i = 0; i < 10; i++) write(repo, `data/a/${i}.bin`, bytesOf(i + 601));
   for (let i = 0; i < 6; i++) write(repo, `data/b/c/${i}.bin`, bytesOf(i + 701));
   for (let i = 0; i < 2; i++) write(repo, `data/b/${i}.bin`, bytesOf(i + 801));
@@ -358,11 +351,7 @@ const pushWorld = lazy(async () => {
  * empty cache and no data. With `big`, src also tracks big.bin (20 MiB, resumable download).
  */
 async function buildPullWorld(big: boolean): Promise<string> {
-  const base = tempDir(big ? 'mlv-crash-partial-' : 'mlv-crash-pull-');
-  const src = path.join(base, 'src');
-  fs.mkdirSync(path.join(base, 'remote'));
-  await initAt(src);
-  await run(src, ['remote', 'add', '-q', '--default', 'origin', '../remote']);
+  const { base, repo: src } = await folderRemoteWorld(big ? 'mlv-crash-partial-' : 'mlv-crash-pull-', 'src');
   for (let i = 0; i < 10; i++) write(src, `data/train/${i}.bin`, bytesOf(i + 901));
   for (let i = 0; i < 4; i++) write(src, `data/val/x/${i}.bin`, bytesOf(i + 951));
   write(src, 'data/labels.csv', 'y,1\n');
@@ -379,8 +368,8 @@ async function buildPullWorld(big: boolean): Promise<string> {
   return base;
 }
 const BIG = 20 * MiB + 777;
-const pullWorld = lazy(() => buildPullWorld(false));
-const partialWorld = lazy(() => buildPullWorld(true));
+const pullWorld = once(() => buildPullWorld(false));
+const partialWorld = once(() => buildPullWorld(true));
 
 /**
  * The gc scenario: v1 and v2 committed, everything pushed to `remote/`, plus unreferenced objects in
@@ -388,12 +377,8 @@ const partialWorld = lazy(() => buildPullWorld(true));
  * version of data (a tree on two levels and a file) and of model.bin. `inScope` is what
  * `--all-commits` must keep, computed here from the Git history and the pointers.
  */
-const gcWorld = lazy(async () => {
-  const base = tempDir('mlv-crash-gc-');
-  const repo = path.join(base, 'repo');
-  fs.mkdirSync(path.join(base, 'remote'));
-  await initAt(repo);
-  await run(repo, ['remote', 'add', '-q', '--default', 'origin', '../remote']);
+const gcWorld = once(async () => {
+  const { base, repo } = await folderRemoteWorld('mlv-crash-gc-');
   for (let i = 0; i < 6; i++) write(repo, `data/a/${i}.bin`, bytesOf(i + 1001));
   for (let i = 0; i < 4; i++) write(repo, `data/b/${i}.bin`, bytesOf(i + 1101));
   write(repo, 'model.bin', bytesOf(1201, 5000));
@@ -463,13 +448,7 @@ async function expectRerunOk(repo: string, args: string[], env: Record<string, s
   expect(r.stderr).not.toMatch(/error:|internal/);
 }
 
-let s3: S3Target;
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-}, 60_000);
-afterAll(async () => {
-  await s3?.stop();
-});
+const s3 = useS3Target();
 
 // ---------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { expect } from 'vitest';
 import { blake3Hex } from '../helpers/assert.js';
 import { git, gitIndex, tempDir, type RunResult } from '../helpers/cli.js';
+import { run } from '../remote/remote-helpers.js';
 
 export { blake3Hex };
 
@@ -361,4 +362,20 @@ export async function trackedProject(run: (cwd: string, args: string[]) => Promi
 export function objectOf(text: string | Buffer): { id: string; rel: string } {
   const id = blake3Hex(Buffer.isBuffer(text) ? text : Buffer.from(text));
   return { id, rel: `${id.slice(0, 2)}/${id.slice(2)}` };
+}
+
+/**
+ * A world folder: `<base>/<name>` a Git repository with mlv initialised, whose default remote
+ * `origin` is the empty folder `<base>/remote`, named as `../remote` so that a copy of the world
+ * talks to its own remote.
+ */
+export async function folderRemoteWorld(tempPrefix: string, name = 'repo'): Promise<{ base: string; repo: string }> {
+  const base = tempDir(tempPrefix);
+  const repo = path.join(base, name);
+  fs.mkdirSync(repo);
+  fs.mkdirSync(path.join(base, 'remote'));
+  git(repo, ['init', '-q', '-b', 'main']);
+  await run(repo, ['init', '-q']);
+  await run(repo, ['remote', 'add', '-q', '--default', 'origin', '../remote']);
+  return { base, repo };
 }

@@ -23,11 +23,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { readFile as mlvReadFile } from 'mlv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blake3Hex, expectCleanError, initRepoAsync, lsTree, mlvAsync, objectPath, pseudoRandomBytes, repoState, write } from '../helpers/assert.js';
-import { git, gitIndex, tempDir } from '../helpers/cli.js';
+import { git, gitIndex, tempDir, type RunResult } from '../helpers/cli.js';
 import { fault, startFaultProxy, type FaultProxy, type RequestLog } from '../helpers/fault-proxy.js';
-import { makeS3Client, openBucket, s3Env, s3TestTarget, subRef, type BucketView, type S3BucketRef, type S3Target } from '../helpers/s3-server.js';
+import { makeS3Client, openBucket, s3Env, subRef, type BucketView, type S3BucketRef } from '../helpers/s3-server.js';
 import {
   MiB,
   bareRepo,
@@ -37,23 +37,19 @@ import {
   commitAll,
   folderObjects,
   idOf,
+  once,
   pointerIdOf,
   relOf,
   run,
   runJson,
   treeNodes,
+  withCase,
   writeDataset,
 } from '../remote/remote-helpers.js';
+import { objectUrlPath, proxiedUpload, useS3Bucket, useS3Target, type PushedSource, type UploadCase } from '../remote/s3-fixture.js';
 
-let s3: S3Target;
-let bucket: S3BucketRef;
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-  bucket = await s3.createBucket('rel-faults');
-}, 60_000);
-afterAll(async () => {
-  await s3?.stop();
-});
+const s3 = useS3Target();
+const bucket = useS3Bucket(s3, 'rel-faults');
 
 /** No AWS settings from the machine: endpoint and keys come from config.local or the test. */
 const ISOLATED = { AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: '' };
@@ -61,8 +57,6 @@ const ISOLATED = { AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/
 let prefixSeq = 0;
 /** A fresh prefix of this file's bucket. */
 const freshRef = (hint: string) => subRef(bucket, `${hint}-${++prefixSeq}`);
-/** The request path of an object under a ref: /<bucket>/<prefix>/ab/cdef... */
-const urlOf = (ref: S3BucketRef, id: string) => `/${ref.bucket}/${ref.key(relOf(id))}`;
 /** What mlv calls a remote in its messages: the folder's path, or s3://bucket/prefix. */
 const s3Label = (ref: S3BucketRef) => `s3://${ref.bucket}/${ref.prefix}`;
 const isListing = (r: { method: string; query: string }) => r.method === 'GET' && /(^|&)list-type=2(&|$)/.test(r.query);
@@ -134,6 +128,12 @@ function expectOnlyMlvLines(stderr: string): void {
   for (const line of stderr.split('\n').filter(Boolean)) expect(line, stderr).toMatch(/^(failed|error|hint|warning|not in the cache|data|more): /);
   expect(stderr).not.toMatch(/^\s+at /m);
   expect(stderr).not.toMatch(/internal error/);
+}
+
+/** Exit 9 (some objects failed) and only mlv's own lines on stderr. */
+function expectFailedCleanly(r: RunResult): void {
+  expect(r.code, r.stderr).toBe(9);
+  expectOnlyMlvLines(r.stderr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,32 +209,24 @@ function writeLocalRemote(repo: string, url: string, s3Endpoint?: string): void 
  * The source of the download cases: the data committed (no remote in the committed config), the
  * Git history in a bare origin, and every object pushed to a folder store and to an S3 prefix.
  */
-interface Source {
-  a: string;
-  origin: string;
+interface Source extends PushedSource<Ids> {
   store: string;
-  ref: S3BucketRef;
-  ids: Ids;
 }
 
-let source: Promise<Source> | undefined;
-function downloadSource(): Promise<Source> {
-  source ??= (async () => {
-    const a = await dataRepo();
-    commitAll(a, 'data');
-    const origin = bareRepo();
-    git(a, ['push', '-q', origin, 'main']);
-    const store = path.join(tempDir('mlv-rel-store-'), 'store');
-    fs.mkdirSync(store);
-    const ref = freshRef('src');
-    await run(a, ['remote', 'add', '--local', 'nas', store]);
-    await run(a, ['remote', 'add', '--local', 'bucket', ref.url]);
-    await run(a, ['push', '-r', 'nas']);
-    await run(a, ['push', '-r', 'bucket'], s3Env(s3));
-    return { a, origin, store, ref, ids: idsOf(a) };
-  })();
-  return source;
-}
+const downloadSource = once(async (): Promise<Source> => {
+  const a = await dataRepo();
+  commitAll(a, 'data');
+  const origin = bareRepo();
+  git(a, ['push', '-q', origin, 'main']);
+  const store = path.join(tempDir('mlv-rel-store-'), 'store');
+  fs.mkdirSync(store);
+  const ref = freshRef('src');
+  await run(a, ['remote', 'add', '--local', 'nas', store]);
+  await run(a, ['remote', 'add', '--local', 'bucket', ref.url]);
+  await run(a, ['push', '-r', 'nas']);
+  await run(a, ['push', '-r', 'bucket'], s3Env(s3));
+  return { a, origin, store, ref, ids: idsOf(a) };
+});
 
 type Damage = 'flip' | 'truncate' | 'other';
 
@@ -310,12 +302,12 @@ async function downloadCase(kind: 'folder' | 's3'): Promise<DownloadCase> {
     async damage(id, how, other) {
       const size = fs.statSync(objectPath(src.a, id)).size;
       const action = how === 'flip' ? fault.corruptResponse(20 % size) : how === 'truncate' ? fault.truncateResponseClean(Math.floor(size / 2)) : fault.replaceResponseBody(other!);
-      proxy.addRule({ name: `${how} ${id.slice(0, 8)}`, method: 'GET', path: urlOf(src.ref, id), action });
+      proxy.addRule({ name: `${how} ${id.slice(0, 8)}`, method: 'GET', path: objectUrlPath(src.ref, id), action });
     },
     async heal() {
       proxy.clearRules();
     },
-    gets: (id) => proxy.find('GET', urlOf(src.ref, id)),
+    gets: (id) => proxy.find('GET', objectUrlPath(src.ref, id)),
     snapshot: async () => (await view.list()).map((o) => `${o.key} ${o.size} ${o.etag}`),
     async stop() {
       view.destroy();
@@ -324,8 +316,10 @@ async function downloadCase(kind: 'folder' | 's3'): Promise<DownloadCase> {
   };
 }
 
-/** After a successful pull: every object there, verified, and the workspace equal to A's data. */
-function expectPulledComplete(c: DownloadCase): void {
+/** Once the remote is repaired, a pull succeeds: every object there, verified, and the workspace equal to A's data. */
+async function expectPullCompletesOnceHealed(c: DownloadCase): Promise<void> {
+  await c.heal();
+  await run(c.b, ['pull'], c.env);
   expect(cacheIds(c.b)).toEqual(c.ids.all);
   expectCacheSound(c.b, 'after the final pull');
   for (const p of ['data/train/0001.bin', 'data/val/0001.bin', 'data/labels.csv', 'data/deep/er/est/x.bin', 'more/x/2.bin']) {
@@ -340,8 +334,7 @@ const KINDS = ['folder', 's3'] as const;
 
 describe.concurrent.each(KINDS)('group 17: damaged objects on a %s remote', (kind) => {
   it('file objects (flipped bit, truncated, another object\'s bytes): fetch, get --rev, export, the API and pull refuse them, naming object and remote; nothing corrupt is cached', async () => {
-    const c = await downloadCase(kind);
-    try {
+    await withCase(downloadCase(kind), async (c) => {
       const flipped = c.ids.of('data/train/0001.bin');
       const truncated = c.ids.of('data/val/0001.bin');
       const other = c.ids.of('data/labels.csv');
@@ -359,8 +352,7 @@ describe.concurrent.each(KINDS)('group 17: damaged objects on a %s remote', (kin
 
       // fetch: the three are failures (exit 9), each line naming the path, the object and the remote.
       const f = await mlvAsync(c.b, ['fetch'], c.env);
-      expect(f.code, f.stderr).toBe(9);
-      expectOnlyMlvLines(f.stderr);
+      expectFailedCleanly(f);
       const lines = failedLines(f.stderr);
       expect(lines).toHaveLength(3);
       for (const [p, id] of damaged) {
@@ -430,18 +422,12 @@ describe.concurrent.each(KINDS)('group 17: damaged objects on a %s remote', (kin
       // Reading never changes the remote.
       expect(await c.snapshot()).toEqual(remoteBefore);
 
-      // Once the remote is repaired, the same pull completes.
-      await c.heal();
-      await run(c.b, ['pull'], c.env);
-      expectPulledComplete(c);
-    } finally {
-      await c.stop();
-    }
+      await expectPullCompletesOnceHealed(c);
+    });
   });
 
   it('tree objects (flipped bit, truncated, another tree\'s bytes): fetch and pull report the folders, status --remote lists them, ls -R / get / export / the API refuse; nothing corrupt is cached', async () => {
-    const c = await downloadCase(kind);
-    try {
+    await withCase(downloadCase(kind), async (c) => {
       const train = c.ids.of('data/train');
       const val = c.ids.of('data/val');
       const more = c.ids.of('more');
@@ -477,8 +463,7 @@ describe.concurrent.each(KINDS)('group 17: damaged objects on a %s remote', (kin
       expect(st.inSync).toBe(false);
 
       // fetch: one failure per folder, naming its tree and the remote; the rest is fetched.
-      expect(f.code, f.stderr).toBe(9);
-      expectOnlyMlvLines(f.stderr);
+      expectFailedCleanly(f);
       const lines = failedLines(f.stderr);
       expect(lines).toHaveLength(3);
       for (const [p, id] of [['data/train', train], ['data/val', val], ['more', more]] as const) {
@@ -524,12 +509,8 @@ describe.concurrent.each(KINDS)('group 17: damaged objects on a %s remote', (kin
       expectCacheSound(b2, 'pull');
       expect(await c.snapshot()).toEqual(remoteBefore);
 
-      await c.heal();
-      await run(c.b, ['pull'], c.env);
-      expectPulledComplete(c);
-    } finally {
-      await c.stop();
-    }
+      await expectPullCompletesOnceHealed(c);
+    });
   });
 
   // docs/remotes.md: "A tree object (folder listing) that is missing from the remote or fails
@@ -538,24 +519,20 @@ describe.concurrent.each(KINDS)('group 17: damaged objects on a %s remote', (kin
   // folder (`mlv fetch data/train/0001.bin`) a damaged tree on the way down stops the whole command
   // with exit 6 instead (src/workspace/object-graph.ts reads the path trees outside its try).
   it('fetch of a part of a folder whose tree on the way down is damaged: exit 9, "folder listing unavailable", nothing kept', async () => {
-    const c = await downloadCase(kind);
-    try {
+    await withCase(downloadCase(kind), async (c) => {
       const train = c.ids.of('data/train');
       await c.damage(train, 'flip');
       const r = await mlvAsync(c.b, ['fetch', 'data/train/0001.bin'], c.env);
       expect(r.stderr).toMatch(new RegExp(`^failed: data/train \\(${train.slice(0, 12)}\\): folder listing unavailable: `, 'm'));
       expect(r.code, r.stderr).toBe(9);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 });
 
 // The API's error for a file object streamed from the remote names the path and the object, but
 // not the remote it came from (the CLI's messages do).
 it('the API error for a corrupt remote file object names the remote', async () => {
-  const c = await downloadCase('folder');
-  try {
+  await withCase(downloadCase('folder'), async (c) => {
     const id = c.ids.of('data/train/0001.bin');
     await c.damage(id, 'flip');
     const err = await mlvReadFile({ cwd: c.b, rev: 'HEAD', path: 'data/train/0001.bin' }).then(
@@ -564,47 +541,18 @@ it('the API error for a corrupt remote file object names the remote', async () =
     );
     expect(err?.message).toContain(id);
     expect(err?.message).toContain(c.label);
-  } finally {
-    await c.stop();
-  }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
 // Uploads: each case pushes a fresh copy of the data repository to a prefix of its own, through a
 // proxy of its own.
 
-interface UploadCase {
-  repo: string;
-  ids: Ids;
-  ref: S3BucketRef;
-  view: BucketView;
-  proxy: FaultProxy;
-  env: Record<string, string>;
-  url: (id: string) => string;
-  puts: (id: string) => RequestLog[];
-  stop(): Promise<void>;
-}
-
-async function uploadCase(hint: string): Promise<UploadCase> {
+async function uploadCase(hint: string): Promise<UploadCase<Ids>> {
   const repo = await dataRepo();
-  const ref = freshRef(hint);
-  const view = openBucket(s3, ref);
-  const proxy = await startFaultProxy(s3.endpoint);
-  writeLocalRemote(repo, ref.url, proxy.url);
-  return {
-    repo,
-    ids: idsOf(repo),
-    ref,
-    view,
-    proxy,
-    env: ISOLATED,
-    url: (id) => urlOf(ref, id),
-    puts: (id) => proxy.find('PUT', urlOf(ref, id)),
-    async stop() {
-      await proxy.stop();
-      view.destroy();
-    },
-  };
+  const upload = await proxiedUpload(s3, freshRef(hint));
+  writeLocalRemote(repo, upload.ref.url, upload.proxy.url);
+  return { ...upload, repo, ids: idsOf(repo), env: ISOLATED };
 }
 
 /** The trees on the way from a tracked root down to a path: 'data/deep/er/est/x.bin' -> data/deep/er/est, data/deep/er, data/deep, data. */
@@ -618,8 +566,7 @@ function ancestors(p: string): string[] {
 
 describe.concurrent('group 18: resets mid-transfer, a failed multipart completion', () => {
   it('a reset mid-upload on every attempt (the server keeping what arrived): 5 attempts, exit 9 naming it, no folder above it published; the next push replaces the leftover', async () => {
-    const c = await uploadCase('reset-every');
-    try {
+    await withCase(uploadCase('reset-every'), async (c) => {
       const x = c.ids.of('data/deep/er/est/x.bin');
       c.proxy.addRule({ method: 'PUT', path: c.url(x), action: fault.resetRequestAfterBytes(300, { forwardPartial: true }) });
       const cacheBefore = cacheIds(c.repo);
@@ -644,20 +591,16 @@ describe.concurrent('group 18: resets mid-transfer, a failed multipart completio
       expect((await c.view.get(relOf(x))).equals(fs.readFileSync(objectPath(c.repo, x)))).toBe(true);
       await expectBucketTreesComplete(c.view);
       expect((await bucketIds(c.view)).size).toBe(c.ids.all.length);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it('a reset mid-download of a small object on every attempt: 5 attempts, exit 9 naming it, no temp file, nothing of it cached', async () => {
-    const c = await downloadCase('s3');
-    try {
+    await withCase(downloadCase('s3'), async (c) => {
       const id = c.ids.of('data/train/0002.bin');
-      c.proxy!.addRule({ method: 'GET', path: urlOf(c.ref, id), action: fault.resetResponseAfterBytes(100) });
+      c.proxy!.addRule({ method: 'GET', path: objectUrlPath(c.ref, id), action: fault.resetResponseAfterBytes(100) });
       const before = workspaceState(c.b);
       const r = await mlvAsync(c.b, ['fetch'], c.env);
-      expect(r.code, r.stderr).toBe(9);
-      expectOnlyMlvLines(r.stderr);
+      expectFailedCleanly(r);
       expect(failedLines(r.stderr)).toEqual([expect.stringMatching(new RegExp(`^failed: data/train/0002\\.bin \\(${id.slice(0, 12)}\\): `))]);
       await c.proxy!.settled();
       expect(c.gets(id)).toHaveLength(5);
@@ -665,12 +608,8 @@ describe.concurrent('group 18: resets mid-transfer, a failed multipart completio
       expect(cacheIds(c.b)).toContain(c.ids.of('data/train/0003.bin'));
       expectCacheSound(c.b, 'fetch');
       expect(workspaceState(c.b)).toEqual(before);
-      await c.heal();
-      await run(c.b, ['pull'], c.env);
-      expectPulledComplete(c);
-    } finally {
-      await c.stop();
-    }
+      await expectPullCompletesOnceHealed(c);
+    });
   });
 
   it('a multipart upload (65 MiB) whose CompleteMultipartUpload fails with 500: aborted (DELETE ?uploadId= of that upload), no object under the key, exit 9', async () => {
@@ -679,11 +618,8 @@ describe.concurrent('group 18: resets mid-transfer, a failed multipart completio
     write(repo, 'big.bin', pseudoRandomBytes(size, 99));
     await run(repo, ['add', 'big.bin']);
     const id = pointerIdOf(repo, 'big.bin');
-    const ref = freshRef('multipart');
-    const view = openBucket(s3, ref);
-    const proxy = await startFaultProxy(s3.endpoint);
-    writeLocalRemote(repo, ref.url, proxy.url);
-    try {
+    await withCase(proxiedUpload(s3, freshRef('multipart')), async ({ ref, view, proxy }) => {
+      writeLocalRemote(repo, ref.url, proxy.url);
       const isComplete = (q: { method: string; query: string }) => q.method === 'POST' && /(^|&)uploadId=/.test(q.query);
       const isCreate = (q: { method: string; query: string }) => q.method === 'POST' && /(^|&)uploads(=|&|$)/.test(q.query);
       // The completion is refused (500, so mlv retries the whole upload); the retry is then refused
@@ -695,7 +631,7 @@ describe.concurrent('group 18: resets mid-transfer, a failed multipart completio
       expect(r.stderr).toMatch(new RegExp(`^failed: big\\.bin \\(${id.slice(0, 12)}\\): `, 'm'));
       expectOnlyMlvLines(r.stderr);
       await proxy.settled();
-      const sent = proxy.requests.filter((q) => q.path === urlOf(ref, id));
+      const sent = proxy.requests.filter((q) => q.path === objectUrlPath(ref, id));
       const completes = sent.filter(isComplete);
       expect(completes.map((q) => q.status)).toEqual([500]);
       const uploadId = /(?:^|&)uploadId=([^&]+)/.exec(completes[0]!.query)![1];
@@ -711,10 +647,7 @@ describe.concurrent('group 18: resets mid-transfer, a failed multipart completio
       expect(await view.exists(relOf(id))).toBe(false);
       expect(await view.keys()).toEqual([]);
       expectCacheSound(repo, 'push');
-    } finally {
-      await proxy.stop();
-      view.destroy();
-    }
+    });
   });
 });
 
@@ -764,9 +697,8 @@ const RETRIED = 5;
 
 describe.concurrent('group 21: failures classed as retried or permanent, requests counted', () => {
   it('downloads: 429 and 503 (Retry-After: 0), 500 and 400 RequestTimeout are tried 5 times; 403, 404 and 400 InvalidArgument once; a Retry-After date is honoured', async () => {
-    const c = await downloadCase('s3');
-    const proxy = c.proxy!;
-    try {
+    await withCase(downloadCase('s3'), async (c) => {
+      const proxy = c.proxy!;
       const table: Array<[string, ReturnType<typeof fault.status>, number, RegExp]> = [
         ['data/train/0000.bin', fault.status(429, { retryAfterSeconds: 0 }), RETRIED, /429/],
         ['data/train/0001.bin', fault.status(503, { retryAfterSeconds: 0 }), RETRIED, /503/],
@@ -776,7 +708,7 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
         ['data/val/0002.bin', fault.status(404), 1, /not on the remote/],
         ['data/ok/1.bin', fault.status(400, { errorCode: 'InvalidArgument', message: 'Invalid Argument' }), 1, /400/],
       ];
-      for (const [p, action] of table) proxy.addRule({ name: p, method: 'GET', path: urlOf(c.ref, c.ids.of(p)), action });
+      for (const [p, action] of table) proxy.addRule({ name: p, method: 'GET', path: objectUrlPath(c.ref, c.ids.of(p)), action });
       // Retry-After as an HTTP date, set when the request arrives: 1-2 s ahead (whole seconds).
       const dated = c.ids.of('data/ok/2.bin');
       const retryAfter: Record<string, string> = {};
@@ -784,7 +716,7 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
       proxy.addRule({
         name: 'dated',
         method: 'GET',
-        path: urlOf(c.ref, dated),
+        path: objectUrlPath(c.ref, dated),
         times: 1,
         when: () => {
           stamps.push(Date.now());
@@ -794,11 +726,10 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
         action: fault.status(503, { headers: retryAfter }),
       });
       // Consulted only once 'dated' is used up: times the next request, and never fires.
-      proxy.addRule({ name: 'clock', method: 'GET', path: urlOf(c.ref, dated), when: () => (stamps.push(Date.now()), false), action: fault.delay(0) });
+      proxy.addRule({ name: 'clock', method: 'GET', path: objectUrlPath(c.ref, dated), when: () => (stamps.push(Date.now()), false), action: fault.delay(0) });
       const before = workspaceState(c.b);
       const r = await mlvAsync(c.b, ['fetch', '--json'], c.env);
-      expect(r.code, r.stderr).toBe(9);
-      expectOnlyMlvLines(r.stderr);
+      expectFailedCleanly(r);
       expect(workspaceState(c.b)).toEqual(before);
       const j = JSON.parse(r.stdout);
       expect(j.failed.map((f: { path: string }) => f.path).sort()).toEqual(table.map(([p]) => p).sort());
@@ -817,14 +748,11 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
       c.proxy!.clearRules();
       expect(await runJson(c.b, ['fetch'], c.env)).toMatchObject({ transferred: table.length, failed: [] });
       expectCacheSound(c.b, 'second fetch');
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it('uploads: the same statuses on PUT: retried ones 5 times, permanent ones once; only the folders above a failed object stay unpublished; the next push completes', async () => {
-    const c = await uploadCase('classes-up');
-    try {
+    await withCase(uploadCase('classes-up'), async (c) => {
       const table: Array<[string, ReturnType<typeof fault.status>, number]> = [
         ['data/train/0000.bin', fault.status(429, { retryAfterSeconds: 0 }), RETRIED],
         ['data/train/0001.bin', fault.status(503, { retryAfterSeconds: 0 }), RETRIED],
@@ -837,8 +765,7 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
       for (const [p, action] of table) c.proxy.addRule({ name: p, method: 'PUT', path: c.url(c.ids.of(p)), action });
       const state = repoState(c.repo);
       const r = await mlvAsync(c.repo, ['push', '--json'], c.env);
-      expect(r.code, r.stderr).toBe(9);
-      expectOnlyMlvLines(r.stderr);
+      expectFailedCleanly(r);
       expect(repoState(c.repo)).toEqual(state);
       expectCacheSound(c.repo, 'push');
       const j = JSON.parse(r.stdout);
@@ -856,14 +783,11 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
       expect(await runJson(c.repo, ['push'], c.env)).toMatchObject({ transferred: table.length + unpublished.size, failed: [] });
       expect([...(await bucketIds(c.view)).keys()].sort()).toEqual(c.ids.all);
       await expectBucketTreesComplete(c.view);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it('the existence check: a 403 on the listing or a HEAD is tried once and stops the push (exit 9, one line); a 503 / 500 there is tried 5 times; nothing is uploaded', async () => {
-    const c = await uploadCase('classes-exist');
-    try {
+    await withCase(uploadCase('classes-exist'), async (c) => {
       const cases: Array<{ args: string[]; rule: Parameters<FaultProxy['addRule']>[0]; count: () => number; times: number; message: RegExp }> = [
         { args: ['push'], rule: { method: 'GET', query: /(^|&)list-type=2(&|$)/, action: fault.status(403) }, count: () => c.proxy.requests.filter(isListing).length, times: 1, message: /403/ },
         { args: ['push'], rule: { method: 'GET', query: /(^|&)list-type=2(&|$)/, action: fault.status(503, { retryAfterSeconds: 0 }) }, count: () => c.proxy.requests.filter(isListing).length, times: RETRIED, message: /503/ },
@@ -884,9 +808,7 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
       }
       expect(await c.view.keys()).toEqual([]);
       expect(repoState(c.repo)).toEqual(state);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 });
 
@@ -895,8 +817,7 @@ describe.concurrent('group 21: failures classed as retried or permanent, request
 
 describe.concurrent('conditional writes and consistency', () => {
   it('mlv sends no conditional headers; a PUT answered 412 (stored) or 409 (not stored): no tree over an unconfirmed child, and the next push converges', async () => {
-    const c = await uploadCase('conditional');
-    try {
+    await withCase(uploadCase('conditional'), async (c) => {
       const stored412 = c.ids.of('data/ok/1.bin');
       const refused409 = c.ids.of('data/ok/2.bin');
       c.proxy.addRule({ name: '412', method: 'PUT', path: c.url(stored412), action: fault.forwardThenStatus(412) });
@@ -940,20 +861,16 @@ describe.concurrent('conditional writes and consistency', () => {
       expect(c.puts(refused409)).toHaveLength(1);
       expect([...(await bucketIds(c.view)).keys()].sort()).toEqual(c.ids.all);
       await expectBucketTreesComplete(c.view);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it('a server that answers 200 to a PUT and stores nothing: the read-back sees it, the object is sent once more, then reported; its folders are not published', async () => {
-    const c = await uploadCase('lossy');
-    try {
+    await withCase(uploadCase('lossy'), async (c) => {
       const lost = c.ids.of('data/ok/1.bin');
       c.proxy.addRule({ name: 'lossy', method: 'PUT', path: c.url(lost), action: fault.status(200, { body: '', headers: { ETag: '"00000000000000000000000000000000"' } }) });
       const state = repoState(c.repo);
       const r = await mlvAsync(c.repo, ['push', '--json'], c.env);
-      expect(r.code, r.stderr).toBe(9);
-      expectOnlyMlvLines(r.stderr);
+      expectFailedCleanly(r);
       expect(repoState(c.repo)).toEqual(state);
       const j = JSON.parse(r.stdout);
       expect(j.failed.map((f: { path: string }) => f.path).sort()).toEqual(['data', 'data/ok', 'data/ok/1.bin']);
@@ -968,14 +885,11 @@ describe.concurrent('conditional writes and consistency', () => {
       c.proxy.clearRules();
       expect(await runJson(c.repo, ['push'], c.env)).toMatchObject({ transferred: 3, failed: [] });
       await expectBucketTreesComplete(c.view);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it('read-after-write: a HEAD right after a file\'s PUT answering 404 once: the file is sent again and confirmed, the folder published', async () => {
-    const c = await uploadCase('eventual-file');
-    try {
+    await withCase(uploadCase('eventual-file'), async (c) => {
       const file = c.ids.of('data/ok/1.bin');
       // Only once the PUT has been seen: the existence check before the upload is a real 404 anyway.
       c.proxy.addRule({ name: 'stale-head', method: 'HEAD', path: c.url(file), times: 1, when: () => c.puts(file).length > 0, action: fault.status(404) });
@@ -987,14 +901,11 @@ describe.concurrent('conditional writes and consistency', () => {
       const onBucket = await bucketIds(c.view);
       expect(onBucket.has(c.ids.of('data/ok'))).toBe(true);
       await expectBucketTreesComplete(c.view);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it('read-after-write: a HEAD right after a tree\'s PUT answering 404 once: that tree is reported, the trees above it are not published; the next push completes', async () => {
-    const c = await uploadCase('eventual-tree');
-    try {
+    await withCase(uploadCase('eventual-tree'), async (c) => {
       const est = c.ids.of('data/deep/er/est');
       c.proxy.addRule({ name: 'stale-head', method: 'HEAD', path: c.url(est), times: 1, when: () => c.puts(est).length > 0, action: fault.status(404) });
       const r = await mlvAsync(c.repo, ['push', 'data/deep', '--json'], c.env);
@@ -1014,14 +925,11 @@ describe.concurrent('conditional writes and consistency', () => {
       expect(await runJson(c.repo, ['push', 'data/deep'], c.env)).toMatchObject({ failed: [] });
       await expectBucketTreesComplete(c.view);
       expect(await runJson(c.repo, ['status', '--remote', 'data/deep'], c.env)).toMatchObject({ inSync: true });
-    } finally {
-      await c.stop();
-    }
+    });
   });
 
   it('read-after-write: a listing right after the uploads that lacks one of them: that object is sent again and confirmed; nothing published over it before', async () => {
-    const c = await uploadCase('eventual-list');
-    try {
+    await withCase(uploadCase('eventual-list'), async (c) => {
       const lagging = c.ids.of('data/val/0002.bin');
       const key = c.ref.key(relOf(lagging));
       const drop = (body: Buffer) => Buffer.from(body.toString('utf8').replace(new RegExp(`<Contents>(?:(?!</Contents>).)*<Key>${escape(key)}</Key>(?:(?!</Contents>).)*</Contents>`, 's'), ''));
@@ -1037,9 +945,7 @@ describe.concurrent('conditional writes and consistency', () => {
       expect(c.puts(c.ids.of('data/val'))[0]!.seq).toBeGreaterThan(c.puts(lagging)[1]!.seq);
       expect([...(await bucketIds(c.view)).keys()].sort()).toEqual(c.ids.all);
       await expectBucketTreesComplete(c.view);
-    } finally {
-      await c.stop();
-    }
+    });
   });
 });
 

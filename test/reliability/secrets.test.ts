@@ -25,23 +25,16 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectCleanError, initRepoAsync, mlvAsync, pseudoRandomBytes, repoState, write } from '../helpers/assert.js';
 import { GIT_ENV, git, tempDir, type RunResult } from '../helpers/cli.js';
-import { openBucket, s3Env, s3TestTarget, subRef, type S3BucketRef, type S3Target } from '../helpers/s3-server.js';
-import { bareRepo, cloneRepo, commitAll, run, writeDataset } from '../remote/remote-helpers.js';
+import { openBucket, s3Env, subRef, type S3BucketRef } from '../helpers/s3-server.js';
+import { bareRepo, cloneRepo, closedPort, commitAll, run, writeDataset } from '../remote/remote-helpers.js';
+import { useS3Bucket, useS3Target } from '../remote/s3-fixture.js';
 
-let s3: S3Target;
-let bucket: S3BucketRef;
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-  bucket = await s3.createBucket('rel-secrets');
-}, 60_000);
-afterAll(async () => {
-  await s3?.stop();
-});
+const s3 = useS3Target();
+const bucket = useS3Bucket(s3, 'rel-secrets');
 
 const RUN = randomBytes(4).toString('hex').toUpperCase();
 let seq = 0;
@@ -299,15 +292,6 @@ describe.concurrent.each(['config.local', 'environment', 'profile'] as const)('c
     scanFiles(out, secretsOf(creds));
   });
 });
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe.concurrent('credentials in config.local, the remote unusable', () => {
   it('an endpoint nobody listens on: every remote command fails (retried, then one line) without printing them', async () => {

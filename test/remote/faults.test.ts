@@ -7,11 +7,11 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blake3Hex, initRepoAsync, mlvAsync, objectPath, pseudoRandomBytes, write } from '../helpers/assert.js';
 import { git, tempDir } from '../helpers/cli.js';
 import { fault, startFaultProxy, type FaultProxy, type RequestLog } from '../helpers/fault-proxy.js';
-import { openBucket, s3Env, s3TestTarget, via, type BucketView, type S3BucketRef, type S3Target } from '../helpers/s3-server.js';
+import { s3Env, via, type BucketView } from '../helpers/s3-server.js';
 import {
   MiB,
   bareRepo,
@@ -22,24 +22,19 @@ import {
   expectCacheVerified,
   expectRemoteMatchesCache,
   idOf,
+  once,
   pointerIdOf,
   run,
   runJson,
   relOf,
   treeNodes,
+  withCase,
   writeDataset,
 } from './remote-helpers.js';
+import { objectUrlPath, proxiedUpload, useS3Target, type PushedSource, type UploadCase } from './s3-fixture.js';
 
-let s3: S3Target;
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-}, 60_000);
-afterAll(async () => {
-  await s3?.stop();
-});
+const s3 = useS3Target();
 
-/** The request path of an object: /<bucket>/<prefix>/ab/cdef... */
-const objectUrlPath = (ref: S3BucketRef, id: string) => `/${ref.bucket}/${ref.key(relOf(id))}`;
 const failedPaths = (j: { failed: Array<{ path: string }> }) => j.failed.map((f) => f.path).sort();
 
 /** Size of the large object of the download tests: just over 10 MiB (resumable: >= 8 MiB). */
@@ -84,47 +79,19 @@ function idsOf(repo: string): Ids {
 // ---------------------------------------------------------------------------------------------
 // Uploads: each test pushes a fresh copy of one repository into a bucket of its own.
 
-let uploadTemplate: Promise<string> | undefined;
+const uploadTemplate = once(() => makeRepo(false));
 async function uploadRepo(): Promise<string> {
-  uploadTemplate ??= makeRepo(false);
-  const src = await uploadTemplate;
+  const src = await uploadTemplate();
   const dest = path.join(tempDir('mlv-up-'), 'repo');
   fs.cpSync(src, dest, { recursive: true });
   return dest;
 }
 
-interface UploadCase {
-  repo: string;
-  ids: Ids;
-  ref: S3BucketRef;
-  view: BucketView;
-  proxy: FaultProxy;
-  env: Record<string, string>;
-  url: (id: string) => string;
-  puts: (id: string) => RequestLog[];
-}
-
-async function uploadCase(hint: string): Promise<UploadCase> {
+async function uploadCase(hint: string): Promise<UploadCase<Ids>> {
   const repo = await uploadRepo();
-  const ref = await s3.createBucket(hint);
-  const view = openBucket(s3, ref);
-  const proxy = await startFaultProxy(s3.endpoint);
-  await run(repo, ['remote', 'add', '--default', 'origin', ref.url]);
-  return {
-    repo,
-    ids: idsOf(repo),
-    ref,
-    view,
-    proxy,
-    env: s3Env(via(s3, proxy.url)),
-    url: (id) => objectUrlPath(ref, id),
-    puts: (id) => proxy.find('PUT', objectUrlPath(ref, id)),
-  };
-}
-
-async function done(c: { proxy: FaultProxy; view: BucketView }): Promise<void> {
-  await c.proxy.stop();
-  c.view.destroy();
+  const upload = await proxiedUpload(s3, await s3.createBucket(hint));
+  await run(repo, ['remote', 'add', '--default', 'origin', upload.ref.url]);
+  return { ...upload, repo, ids: idsOf(repo), env: s3Env(via(s3, upload.proxy.url)) };
 }
 
 /** The bucket holds exactly `ids`, each with the bytes of the cache object. */
@@ -150,8 +117,7 @@ async function expectTreesComplete(view: BucketView): Promise<void> {
 
 describe.concurrent('faults during push', () => {
   it('a connection reset in the middle of an upload (the server keeping the truncated part): retried, every object right', async () => {
-    const c = await uploadCase('reset-up');
-    try {
+    await withCase(uploadCase('reset-up'), async (c) => {
       const blob = c.ids.of('blob.bin');
       c.proxy.addRule({ method: 'PUT', path: c.url(blob), times: 1, action: fault.resetRequestAfterBytes(100_000, { forwardPartial: true }) });
       const r = await run(c.repo, ['push', '-j', '4', '--json'], c.env);
@@ -165,14 +131,11 @@ describe.concurrent('faults during push', () => {
       expectCacheVerified(c.repo);
       // A fault that a retry got over is nobody's business: nothing on stderr (no SDK chatter).
       expect(r.stderr).toBe('');
-    } finally {
-      await done(c);
-    }
+    });
   });
 
   it('503 SlowDown with Retry-After: retried after the requested delay', async () => {
-    const c = await uploadCase('retry-after');
-    try {
+    await withCase(uploadCase('retry-after'), async (c) => {
       const blob = c.ids.of('blob.bin');
       const stamps: number[] = [];
       // A rule that never fires, to time every PUT of that object.
@@ -190,14 +153,11 @@ describe.concurrent('faults during push', () => {
       expect(gap).toBeGreaterThanOrEqual(1900); // the backoff alone would be ~100-200 ms
       expect(gap).toBeLessThan(8000);
       await expectBucketHolds(c, c.ids.all);
-    } finally {
-      await done(c);
-    }
+    });
   });
 
   it('500 InternalError (twice) on a PUT and 429 SlowDown on the existence listing: retried, push succeeds', async () => {
-    const c = await uploadCase('http-500');
-    try {
+    await withCase(uploadCase('http-500'), async (c) => {
       const file = c.ids.of('train/0001.bin');
       c.proxy.addRule({ method: 'PUT', path: c.url(file), times: 2, action: fault.status(500) });
       c.proxy.addRule({ method: 'GET', query: /(^|&)list-type=2(&|$)/, times: 1, action: fault.status(429) });
@@ -208,14 +168,11 @@ describe.concurrent('faults during push', () => {
       const listings = c.proxy.requests.filter((r) => r.method === 'GET' && /(^|&)list-type=2(&|$)/.test(r.query));
       expect(listings.map((r) => r.status).slice(0, 2)).toEqual([429, 200]);
       await expectBucketHolds(c, c.ids.all);
-    } finally {
-      await done(c);
-    }
+    });
   });
 
   it('403 on one object\'s PUT every time: tried once, exit 9 naming it, the folders above it not published, the rest uploaded', async () => {
-    const c = await uploadCase('forbidden-put');
-    try {
+    await withCase(uploadCase('forbidden-put'), async (c) => {
       const denied = c.ids.of('val/0001.bin');
       c.proxy.addRule({ name: 'deny', method: 'PUT', path: c.url(denied), action: fault.status(403) });
       const r = await mlvAsync(c.repo, ['push', '-j', '4'], c.env);
@@ -238,14 +195,11 @@ describe.concurrent('faults during push', () => {
       await expectBucketHolds(c, c.ids.all);
       // Only mlv's own lines on stderr: the failures and the summary (no SDK chatter).
       for (const line of r.stderr.split('\n').filter(Boolean)) expect(line).toMatch(/^(failed|error|hint): /);
-    } finally {
-      await done(c);
-    }
+    });
   });
 
   it('a truncated leftover under an object\'s key (an earlier interrupted upload): the size check sees it, the object is uploaded again', async () => {
-    const c = await uploadCase('leftover');
-    try {
+    await withCase(uploadCase('leftover'), async (c) => {
       const blob = c.ids.of('blob.bin');
       const full = fs.readFileSync(objectPath(c.repo, blob));
       await c.view.put(relOf(blob), full.subarray(0, 1000));
@@ -257,27 +211,21 @@ describe.concurrent('faults during push', () => {
       await c.proxy.settled();
       expect(c.puts(blob)).toHaveLength(1);
       await expectBucketHolds(c, c.ids.all);
-    } finally {
-      await done(c);
-    }
+    });
   });
 
   it('a slow server (every request delayed): push still succeeds', async () => {
-    const c = await uploadCase('slow-up');
-    try {
+    await withCase(uploadCase('slow-up'), async (c) => {
       c.proxy.addRule({ action: fault.delay(400) });
       const t0 = Date.now();
       expect(await runJson(c.repo, ['push', '-j', '8'], c.env)).toMatchObject({ transferred: c.ids.all.length, failed: [] });
       expect(Date.now() - t0).toBeGreaterThanOrEqual(800);
       await expectBucketHolds(c, c.ids.all);
-    } finally {
-      await done(c);
-    }
+    });
   });
 
   it('a server that ignores conditional writes (If-None-Match stripped): pushes stay correct, also two at once', async () => {
-    const c = await uploadCase('no-conditional');
-    try {
+    await withCase(uploadCase('no-conditional'), async (c) => {
       c.proxy.addRule({ method: 'PUT', action: fault.stripRequestHeader('if-none-match') });
       const twin = path.join(tempDir('mlv-twin-'), 'repo');
       const third = path.join(tempDir('mlv-third-'), 'repo');
@@ -297,15 +245,12 @@ describe.concurrent('faults during push', () => {
       await expectBucketHolds(c, c.ids.all);
       await expectTreesComplete(c.view);
       expect(await runJson(c.repo, ['status', '--remote'], c.env)).toMatchObject({ inSync: true });
-    } finally {
-      await done(c);
-    }
+    });
   });
 
   it('a server that stores something else than the bytes sent (aws-chunked framing with checksum=auto): caught by the read-back, no tree published, exit 9', async (ctx) => {
     if (s3.external) ctx.skip('this is how s3rver behaves; real S3 and MinIO decode the framing');
-    const c = await uploadCase('chunked');
-    try {
+    await withCase(uploadCase('chunked'), async (c) => {
       await run(c.repo, ['remote', 'modify', 'origin', 'checksum', 'auto']);
       const r = await mlvAsync(c.repo, ['push', '-j', '4'], c.env);
       expect(r.code, r.stderr).toBe(9);
@@ -321,9 +266,7 @@ describe.concurrent('faults during push', () => {
       await run(c.repo, ['remote', 'modify', 'origin', 'checksum', '--unset']);
       expect(await runJson(c.repo, ['push', '-j', '4'], c.env)).toMatchObject({ failed: [] });
       await expectBucketHolds(c, c.ids.all);
-    } finally {
-      await done(c);
-    }
+    });
   });
 });
 
@@ -331,27 +274,18 @@ describe.concurrent('faults during push', () => {
 // Downloads: one repository pushed once (directly); each test pulls into a fresh clone through a
 // proxy of its own.
 
-interface Source {
-  a: string;
-  origin: string;
-  ref: S3BucketRef;
-  ids: Ids;
-}
+type Source = PushedSource<Ids>;
 
-let source: Promise<Source> | undefined;
-function downloadSource(): Promise<Source> {
-  source ??= (async () => {
-    const a = await makeRepo(true);
-    const ref = await s3.createBucket('downloads');
-    await run(a, ['remote', 'add', '--default', 'origin', ref.url]);
-    commitAll(a, 'data');
-    const origin = bareRepo();
-    git(a, ['push', '-q', origin, 'main']);
-    await runJson(a, ['push', '-j', '8'], s3Env(s3));
-    return { a, origin, ref, ids: idsOf(a) };
-  })();
-  return source;
-}
+const downloadSource = once(async (): Promise<Source> => {
+  const a = await makeRepo(true);
+  const ref = await s3.createBucket('downloads');
+  await run(a, ['remote', 'add', '--default', 'origin', ref.url]);
+  commitAll(a, 'data');
+  const origin = bareRepo();
+  git(a, ['push', '-q', origin, 'main']);
+  await runJson(a, ['push', '-j', '8'], s3Env(s3));
+  return { a, origin, ref, ids: idsOf(a) };
+});
 
 interface DownloadCase extends Source {
   b: string;
@@ -359,6 +293,7 @@ interface DownloadCase extends Source {
   env: Record<string, string>;
   url: (id: string) => string;
   gets: (id: string) => RequestLog[];
+  stop(): Promise<void>;
 }
 
 async function downloadCase(): Promise<DownloadCase> {
@@ -372,6 +307,7 @@ async function downloadCase(): Promise<DownloadCase> {
     env: s3Env(via(s3, proxy.url)),
     url: (id) => objectUrlPath(src.ref, id),
     gets: (id) => proxy.find('GET', objectUrlPath(src.ref, id)),
+    stop: () => proxy.stop(),
   };
 }
 
@@ -393,8 +329,7 @@ const rangeStart = (r: RequestLog) => {
 
 describe.concurrent('faults during pull', () => {
   it('a connection reset in the middle of a large download: the retry resumes with a Range request', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const big = c.ids.of('big.bin');
       c.proxy.addRule({ method: 'GET', path: c.url(big), times: 1, action: fault.resetResponseAfterBytes(3 * MiB) });
       const r = await run(c.b, ['pull', '--json'], c.env);
@@ -416,14 +351,11 @@ describe.concurrent('faults during pull', () => {
       const smallBytes = [...treeNodes(c.a, c.ids.of('')).values()].filter((n) => n.kind === 'file').reduce((s, n) => s + n.size, 0);
       expect(j.fetch.transferredBytes).toBe(smallBytes + BIG - start!);
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('resets on every attempt: each attempt resumes further; a download that still fails keeps its partial file, and the next pull finishes it', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const big = c.ids.of('big.bin');
       c.proxy.addRule({ name: 'cut', method: 'GET', path: c.url(big), action: fault.resetResponseAfterBytes(2 * MiB) });
       const r = await mlvAsync(c.b, ['pull'], c.env);
@@ -455,14 +387,11 @@ describe.concurrent('faults during pull', () => {
       for (const g of c.gets(big)) expect(g.headers.range).toBe(`bytes=${partial}-`);
       expect(c.gets(big).at(-1)).toMatchObject({ status: 206, responseBytes: BIG - partial });
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a partial file whose bytes are wrong (left by an earlier run): the finished download does not verify, it starts over, right bytes', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const big = c.ids.of('big.bin');
       const partial = path.join(c.b, '.mlv/cache/tmp', `partial-${big}`);
       fs.mkdirSync(path.dirname(partial), { recursive: true });
@@ -472,14 +401,11 @@ describe.concurrent('faults during pull', () => {
       await c.proxy.settled();
       expect(c.gets(big).map((g) => g.headers.range)).toEqual([`bytes=${MiB}-`, undefined]);
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a server that ignores Range (answers 200 with the whole object) while a partial file exists: the object still arrives, the others too', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const big = c.ids.of('big.bin');
       const partial = path.join(c.b, '.mlv/cache/tmp', `partial-${big}`);
       fs.mkdirSync(path.dirname(partial), { recursive: true });
@@ -490,9 +416,7 @@ describe.concurrent('faults during pull', () => {
       expect(cacheIds(c.b)).toContain(c.ids.of('blob.bin'));
       expect(r.code, r.stderr).toBe(0);
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('disk full while downloading: not retried, the run stops with a clear error (exit 8), nothing half-written published', async (ctx) => {
@@ -528,8 +452,7 @@ describe.concurrent('faults during pull', () => {
   });
 
   it('404 and 403 on GET: not retried, exit 9 naming both, nothing of them kept in the cache', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const gone = c.ids.of('train/0003.bin');
       const denied = c.ids.of('blob.bin');
       c.proxy.addRule({ method: 'GET', path: c.url(gone), action: fault.status(404) });
@@ -553,14 +476,11 @@ describe.concurrent('faults during pull', () => {
       c.proxy.clearRules();
       expect(await runJson(c.b, ['pull'], c.env)).toMatchObject({ fetch: { transferred: 2, failed: [] } });
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a bit flipped in transit once (a small and a large object): detected by the hash, retried, right bytes', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const small = c.ids.of('blob.bin');
       const big = c.ids.of('big.bin');
       c.proxy.addRule({ method: 'GET', path: c.url(small), times: 1, action: fault.corruptResponse(12_345) });
@@ -573,14 +493,11 @@ describe.concurrent('faults during pull', () => {
       // The damaged large download is not resumed: it starts again from the first byte.
       expect(c.gets(big).map((g) => g.headers.range)).toEqual([undefined, undefined]);
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a bit flipped every time: exit 9 with an error naming the object and the remote; no corrupt object kept', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const bad = c.ids.of('val/0001.bin');
       c.proxy.addRule({ method: 'GET', path: c.url(bad), action: fault.corruptResponse(10) });
       const r = await mlvAsync(c.b, ['pull'], c.env);
@@ -598,14 +515,11 @@ describe.concurrent('faults during pull', () => {
       expectCacheVerified(c.b);
       expect(cacheTemps(c.b)).toEqual([]);
       expect(fs.existsSync(path.join(c.b, 'data/val/0001.bin'))).toBe(false);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('wrong content under the right key: refused, exit 9, nothing kept; other objects arrive', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const victim = c.ids.of('train/0002.bin');
       // Another real object's bytes (valid content, wrong id), and garbage of the right length.
       const other = fs.readFileSync(path.join(c.a, 'data/train/0004.bin'));
@@ -621,14 +535,11 @@ describe.concurrent('faults during pull', () => {
       expect(cacheTemps(c.b)).toEqual([]);
       expect(fs.existsSync(path.join(c.b, 'data/train/0002.bin'))).toBe(false);
       expect(fs.readFileSync(path.join(c.b, 'data/train/0004.bin')).equals(other)).toBe(true);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a tree object served damaged once (bit flip) is retried like any other object', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const tree = c.ids.of('val');
       c.proxy.addRule({ method: 'GET', path: c.url(tree), times: 1, action: fault.corruptResponse(20) });
       const r = await mlvAsync(c.b, ['pull'], c.env);
@@ -636,14 +547,11 @@ describe.concurrent('faults during pull', () => {
       await c.proxy.settled();
       expect(c.gets(tree)).toHaveLength(2);
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a wrong tree object (persistently): exit 9 naming the folder, nothing below it fetched or cached', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const tree = c.ids.of('train');
       const fake = Buffer.from(`mlv-tree 1\nf ${'0'.repeat(64)} 1 "evil.bin"\n`);
       c.proxy.addRule({ method: 'GET', path: c.url(tree), action: fault.replaceResponseBody(fake) });
@@ -655,14 +563,11 @@ describe.concurrent('faults during pull', () => {
       expect(fs.existsSync(path.join(c.b, 'data/train/evil.bin'))).toBe(false);
       expect(c.gets('0'.repeat(64))).toHaveLength(0);
       expectCacheVerified(c.b);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a clean truncation (a well-formed short reply) once, small and large: retried, right bytes; persistent: exit 9, nothing kept', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const small = c.ids.of('blob.bin');
       const big = c.ids.of('big.bin');
       const always = c.ids.of('labels.csv');
@@ -685,28 +590,22 @@ describe.concurrent('faults during pull', () => {
       c.proxy.clearRules();
       expect(await runJson(c.b, ['pull'], c.env)).toMatchObject({ fetch: { transferred: 1, failed: [] } });
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a slow server (a large and a small download delayed 1.5 s): pull still succeeds', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       c.proxy.addRule({ method: 'GET', path: c.url(c.ids.of('big.bin')), action: fault.delay(1500) });
       c.proxy.addRule({ method: 'GET', path: c.url(c.ids.of('')), action: fault.delay(1500) });
       const t0 = Date.now();
       expect(await runJson(c.b, ['pull'], c.env)).toMatchObject({ fetch: { failed: [] }, checkout: { missing: [], corrupt: [] } });
       expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 
   it('a 503 with Retry-After on a download: retried, succeeds', async () => {
-    const c = await downloadCase();
-    try {
+    await withCase(downloadCase(), async (c) => {
       const small = c.ids.of('val/0000.bin');
       c.proxy.addRule({ method: 'GET', path: c.url(small), times: 1, action: fault.status(503, { retryAfterSeconds: 1 }) });
       c.proxy.addRule({ method: 'GET', path: c.url(c.ids.of('big.bin')), times: 1, action: fault.status(500) });
@@ -715,9 +614,7 @@ describe.concurrent('faults during pull', () => {
       expect(c.gets(small).map((g) => g.status)).toEqual([503, 200]);
       expect(c.gets(c.ids.of('big.bin')).map((g) => g.status)).toEqual([500, 200]);
       expectComplete(c);
-    } finally {
-      await c.proxy.stop();
-    }
+    });
   });
 });
 

@@ -7,24 +7,17 @@
  * remote, and tells "could not check" (exit 9) from "corrupt" (exit 6).
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { blake3Hex, initRepoAsync, lsTree, objectPath, pseudoRandomBytes, treeEntries, write } from '../helpers/assert.js';
 import { git, tempDir } from '../helpers/cli.js';
 import { fault, startFaultProxy } from '../helpers/fault-proxy.js';
-import { openBucket, s3Env, s3TestTarget, subRef, via, type S3BucketRef, type S3Target } from '../helpers/s3-server.js';
-import { bareRepo, bucketObjects, cacheIds, cloneRepo, commitAll, folderObjects, idOf, relOf, run, runJson } from './remote-helpers.js';
+import { openBucket, s3Env, subRef, via } from '../helpers/s3-server.js';
+import { bareRepo, bucketObjects, cacheIds, cloneRepo, closedPort, commitAll, folderObjects, idOf, relOf, run, runJson } from './remote-helpers.js';
+import { useS3Bucket, useS3Target } from './s3-fixture.js';
 
-let s3: S3Target;
-let bucket: S3BucketRef;
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-  bucket = await s3.createBucket('gc-fsck');
-}, 60_000);
-afterAll(async () => {
-  await s3?.stop();
-});
+const s3 = useS3Target();
+const bucket = useS3Bucket(s3, 'gc-fsck');
 
 interface RemoteUnderTest {
   url: string;
@@ -284,15 +277,6 @@ describe.concurrent.each(REMOTES)('gc --cloud and fsck --remote: %s remote', (ki
     expect((await runJson(repo, ['fsck', '--remote'], env)).healthy).toBe(true);
   });
 });
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe.concurrent('could not check, versus corrupt', () => {
   it('fsck --remote against an unreachable endpoint exits 9; with local corruption, 6', async () => {

@@ -12,15 +12,15 @@ import { blake3Hex, mlvAsync } from '../helpers/assert.js';
 import { cacheObjects, git, tempDir, type RunResult } from '../helpers/cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http.js';
 import { V1_TO_V2, buildHistory, cloneState, expectTreeEquals, expectedOf, mlvRaw, readTar, type History, type Version } from '../helpers/history.js';
-import { openBucket, s3Env, s3TestTarget, type S3Target } from '../helpers/s3-server.js';
+import { openBucket, s3Env } from '../helpers/s3-server.js';
+import { useS3Target } from './s3-fixture.js';
 
-let s3: S3Target;
+const s3 = useS3Target();
 let h: History;
 let server: GitHttpServer;
 let remoteKeys: string[];
 
 beforeAll(async () => {
-  s3 = await s3TestTarget();
   const ref = await s3.createBucket('history');
   h = await buildHistory({ url: ref.url, env: s3Env(s3) });
   server = await startGitHttpServer(h.originRoot);
@@ -31,7 +31,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  await s3?.stop();
 });
 
 const v = (name: 'v1' | 'v2' | 'v3' | 'experiment'): Version => h.versions[name];

@@ -4,6 +4,7 @@
  * recomputed with BLAKE3 here, trees parsed here).
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect } from 'vitest';
 import { blake3Hex, mlvAsync, objectPath, pseudoRandomBytes, treeEntries, write } from '../helpers/assert.js';
@@ -152,4 +153,29 @@ export async function expectRemoteMatchesCache(repo: string, keys: string[], rea
     expect(blake3Hex(bytes), `remote object ${key} does not hash to its name`).toBe(idOf(key));
     expect(bytes.equals(fs.readFileSync(objectPath(repo, idOf(key)))), key).toBe(true);
   });
+}
+
+/** A port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Runs `make` on the first call; every call gets that one promise. */
+export function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
+
+/** Runs `body` on the case `open` gives, then stops the case whatever happens. */
+export async function withCase<T extends { stop(): Promise<void> }>(open: Promise<T>, body: (c: T) => Promise<void>): Promise<void> {
+  const c = await open;
+  try {
+    await body(c);
+  } finally {
+    await c.stop();
+  }
 }

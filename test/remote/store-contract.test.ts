@@ -18,7 +18,8 @@ import type { RemoteSpec } from '../../dist/workspace/remotes.js';
 import { blake3Hex, pseudoRandomBytes } from '../helpers/assert.js';
 import { tempDir } from '../helpers/cli.js';
 import { fault, startFaultProxy } from '../helpers/fault-proxy.js';
-import { openBucket, s3TestTarget, subRef, type BucketView, type S3BucketRef, type S3Target } from '../helpers/s3-server.js';
+import { openBucket, subRef, type BucketView, type S3BucketRef } from '../helpers/s3-server.js';
+import { useS3Target } from './s3-fixture.js';
 
 /** A fresh, empty store plus a way to put foreign things beside and around its objects. */
 interface StoreFixture {
@@ -296,14 +297,10 @@ storeContract('folder remote', async (hint) => {
 // ---------------------------------------------------------------------------------------------
 // The S3 remote (local s3rver, or MLV_TEST_S3_ENDPOINT)
 
-let s3: S3Target;
+const s3 = useS3Target();
 const views: BucketView[] = [];
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-}, 60_000);
-afterAll(async () => {
+afterAll(() => {
   for (const v of views) v.destroy();
-  await s3?.stop();
 });
 
 function spec(ref: S3BucketRef): RemoteSpec {

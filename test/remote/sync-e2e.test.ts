@@ -5,20 +5,20 @@
  * and the configuration of remotes (validation, secrets only in config.local).
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectCleanError, initRepoAsync, lsTree, mlvAsync, objectPath, pseudoRandomBytes, repoState, write } from '../helpers/assert.js';
 import { cacheObjects, git, snapshotTree, tempDir } from '../helpers/cli.js';
 import { fault, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { openBucket, s3Env, s3TestTarget, subRef, via, type S3Target } from '../helpers/s3-server.js';
+import { openBucket, s3Env, subRef, via } from '../helpers/s3-server.js';
 import {
   MiB,
   bareRepo,
   bucketObjects,
   cacheIds,
   cloneRepo,
+  closedPort,
   commitAll,
   expectCacheVerified,
   expectRemoteMatchesCache,
@@ -32,14 +32,9 @@ import {
   treeNodes,
   writeDataset,
 } from './remote-helpers.js';
+import { useS3Target } from './s3-fixture.js';
 
-let s3: S3Target;
-beforeAll(async () => {
-  s3 = await s3TestTarget();
-}, 60_000);
-afterAll(async () => {
-  await s3?.stop();
-});
+const s3 = useS3Target();
 
 /** Workspace files outside .git and .mlv, for "untouched" checks. */
 const workspace = (repo: string) => lsTree(repo, ['.git', '.mlv']);
@@ -440,12 +435,7 @@ describe.concurrent('remotes end to end', () => {
     });
 
     it('an endpoint nobody listens on: push and status --remote give up with a clear error, quickly, nothing changed', async () => {
-      const port = await new Promise<number>((resolve) => {
-        const srv = net.createServer().listen(0, '127.0.0.1', () => {
-          const p = (srv.address() as net.AddressInfo).port;
-          srv.close(() => resolve(p));
-        });
-      });
+      const port = await closedPort();
       const repo = await initRepoAsync();
       writeDataset(repo, 'data', 2, 1);
       await run(repo, ['add', 'data']);
