@@ -108,7 +108,8 @@ export async function exportArchive(ctx: CommandContext, opts: ExportOptions): P
         const f = entries.get(e.path)!;
         const cache = access.cacheWith(f.id);
         if (!cache) throw new MlvError('MISSING_OBJECTS', `object ${f.id} (${f.path}) is not in the cache`);
-        await tar.objectEntry(f.path, cache.objectPath(f.id), f.id, f.size, f.exec);
+        const packed = cache.packed(f.id);
+        await tar.objectEntry(f.path, cache.objectPath(f.id), f.id, f.size, f.exec, packed && cache.readPacked(packed));
       }
       await tar.finish();
     } catch (err) {

@@ -14,7 +14,8 @@ import { ExitCode, MlvError, errnoCode } from '../core/errors.js';
 import type { ObjectId } from '../core/id.js';
 import { parseTree, type TreeEntry } from '../core/tree.js';
 import { readRemoteObject } from '../storage/download.js';
-import { hashLocalFile, hashRemoteObject, type HashedObject } from '../storage/object-check.js';
+import { hashLocalFile, hashObjectBytes, hashRemoteObject, type HashedObject } from '../storage/object-check.js';
+import type { PackEntry } from '../storage/packs.js';
 import { defaultJobs, openRemote } from '../storage/open-remote.js';
 import { runPool } from '../storage/pool.js';
 import type { RemoteObject, RemoteStore } from '../storage/remote-store.js';
@@ -86,6 +87,8 @@ interface Hashed {
   entries?: TreeEntry[];
   /** Hashes right and looks like a tree, but was too large to keep while hashing: parsed afterwards. */
   big?: boolean;
+  /** Where it is when it is packed. */
+  packed?: PackEntry;
 }
 
 /** What the local check learned that the remote check reuses. */
@@ -206,7 +209,7 @@ async function checkLocal(repo: Repo, ctx: CommandContext, jobs: number): Promis
   const cache = repo.cache;
   cache.cleanStaleShardTemps();
   const items: Array<Hashed & { file: string; regular: boolean }> = [
-    ...cache.listObjects({ all: true }).map((o) => ({ id: o.id, size: o.size, file: o.path, regular: o.regular })),
+    ...cache.listObjects({ all: true }).map((o) => ({ id: o.id, size: o.size, file: o.path, regular: o.regular, ...(o.packed ? { packed: o.packed } : {}) })),
     ...cache.listObjects({ incomplete: true, all: true }).map((o) => ({ id: o.id, size: o.size, file: o.path, regular: o.regular, incomplete: true })),
   ];
   const totalBytes = items.reduce((s, o) => s + o.size, 0);
@@ -216,7 +219,7 @@ async function checkLocal(repo: Repo, ctx: CommandContext, jobs: number): Promis
     try {
       // Something else than a file under an object's name (a folder, a link) cannot be verified.
       if (!item.regular) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
-      item.result = await hashLocalFile(item.file);
+      item.result = item.packed ? hashObjectBytes(cache.readPacked(item.packed)) : await hashLocalFile(item.file);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return; // removed meanwhile (only by hand: fsck holds the lock)
       side.unchecked.push({ id: item.id, reason: `cannot read ${path.relative(repo.root, item.file).split(path.sep).join('/')}: ${errnoCode(err) ?? (err as Error).message}` });
@@ -249,12 +252,15 @@ async function checkLocal(repo: Repo, ctx: CommandContext, jobs: number): Promis
   const refs = await walkObjects(starts, lookupIn(goodTrees), jobs);
 
   const reported = new Set<ObjectId>();
-  // Damaged objects: reported, then moved aside (bytes kept).
+  // Damaged objects: reported, then moved aside (bytes kept). A damaged packed object is copied
+  // aside and its pack replaced by plain files for the rest of what it holds.
+  const damagedPacked = new Set<ObjectId>();
   for (const h of [...proper.values(), ...incomplete.values()]) {
     if (!h.result || h.result.actual === h.id) continue;
     const ref = refs.objects.get(h.id);
     const { problem, detail } = damage(h.result, ref);
-    const moved = cache.moveAside(h.id, { incomplete: h.incomplete ?? false });
+    if (h.packed) damagedPacked.add(h.id);
+    const moved = h.packed ? cache.keepAside(h.id, cache.readPacked(h.packed)) : cache.moveAside(h.id, { incomplete: h.incomplete ?? false });
     reported.add(h.id);
     side.problems.push({
       id: h.id,
@@ -264,6 +270,10 @@ async function checkLocal(repo: Repo, ctx: CommandContext, jobs: number): Promis
       detail,
       ...(moved ? { movedTo: path.relative(repo.root, moved).split(path.sep).join('/') } : {}),
     });
+  }
+  if (damagedPacked.size > 0) cache.removePacked(damagedPacked);
+  for (const d of cache.packs.damaged) {
+    side.unchecked.push({ reason: `pack index .mlv/cache/packs/${d.name}.idx is damaged (${d.reason}), so the objects it lists are not used: delete it and its .pack, then re-add or fetch what is missing` });
   }
   for (const u of side.unchecked) if (u.id) reported.add(u.id);
   const isGood = (h: Hashed | undefined) => Boolean(h && (h.result ? h.result.actual === h.id : true));

@@ -15,7 +15,7 @@ import type { ObjectId } from '../core/id.js';
 import { parseTree } from '../core/tree.js';
 import type { LocalCache } from '../storage/local-cache.js';
 import { defaultJobs, openRemote } from '../storage/open-remote.js';
-import { peekLocal, peekRemote } from '../storage/object-check.js';
+import { peekCached, peekLocal, peekRemote } from '../storage/object-check.js';
 import { runPool } from '../storage/pool.js';
 import type { RemoteObject, RemoteStore } from '../storage/remote-store.js';
 import { DEFAULT_RETRY, classify, remoteError, withRetries } from '../storage/retry.js';
@@ -159,7 +159,7 @@ async function gcLocked(repo: Repo, opts: GcOptions, spec: RemoteSpec | undefine
     const anyOld = unreferenced.some((o) => !isYoung(o.mtimeMs)) || remoteObjects.some((o) => !keep.objects.has(o.id) && !isYoung(o.modified));
     const youngTrees: Array<{ id: ObjectId; where: string }> = [];
     const youngLocal = anyOld ? unreferenced.filter((o) => isYoung(o.mtimeMs)) : [];
-    for (const o of youngLocal) if (o.incomplete || peekLocal(repo.cache.objectPath(o.id))?.tree) youngTrees.push({ id: o.id, where: 'young cache object' });
+    for (const o of youngLocal) if (o.incomplete || peekCached(repo.cache, o.id)?.tree) youngTrees.push({ id: o.id, where: 'young cache object' });
     const youngRemote = anyOld ? remoteObjects.filter((o) => !keep.objects.has(o.id) && isYoung(o.modified)) : [];
     await runPool(youngRemote, jobs, async (o) => {
       if ((await kindOf(o.id, repo.cache, remote!)) === 'tree') youngTrees.push({ id: o.id, where: 'young remote object' });
@@ -209,13 +209,13 @@ async function gcLocked(repo: Repo, opts: GcOptions, spec: RemoteSpec | undefine
     if (remoteSide) result.remote = remoteSide;
 
     if (opts.dryRun) {
-      localSide.list = localGo.map((o) => ({ id: o.id, size: o.size, kind: o.incomplete ? 'tree' : peekLocal(repo.cache.objectPath(o.id))?.tree ? 'tree' : 'file', where: o.incomplete ? 'incomplete' : 'cache' }));
+      localSide.list = localGo.map((o) => ({ id: o.id, size: o.size, kind: o.incomplete ? 'tree' : peekCached(repo.cache, o.id)?.tree ? 'tree' : 'file', where: o.incomplete ? 'incomplete' : 'cache' }));
       localSide.removed = localGo.length;
       localSide.removedBytes = sum(localGo);
       if (remoteSide) {
         // Kinds only where the cache tells; a dry run sends no GET requests for them.
         remoteSide.list = remoteGo.map((o) => {
-          const peek = repo.cache.has(o.id) ? peekLocal(repo.cache.objectPath(o.id)) : undefined;
+          const peek = repo.cache.has(o.id) ? peekCached(repo.cache, o.id) : undefined;
           return { id: o.id, size: o.size, kind: peek ? (peek.tree ? 'tree' : 'file') : 'unknown', where: 'remote' };
         });
         remoteSide.removed = remoteGo.length;
@@ -225,6 +225,7 @@ async function gcLocked(repo: Repo, opts: GcOptions, spec: RemoteSpec | undefine
     }
 
     removeLocal(repo.cache, localGo, localSide);
+    repo.cache.consolidatePacks(MAX_PACKS);
     if (remote && remoteSide) await removeRemote(remote, repo.cache, remoteGo, remoteSide, jobs);
     return result;
   } finally {
@@ -248,7 +249,7 @@ async function listRemote(remote: RemoteStore): Promise<RemoteObject[]> {
 
 /** Tree or file, from the cache's copy when there is one, else from the remote object's first bytes. */
 async function kindOf(id: ObjectId, cache: LocalCache, remote: RemoteStore): Promise<'file' | 'tree' | 'gone'> {
-  const local = cache.has(id) ? peekLocal(cache.objectPath(id)) : undefined;
+  const local = cache.has(id) ? peekCached(cache, id) : undefined;
   if (local) return local.tree ? 'tree' : 'file';
   try {
     const r = await withRetries(() => peekRemote(remote, id), DEFAULT_RETRY);
@@ -271,7 +272,7 @@ async function resolveRoots(roots: ScopeRoot[], cache: LocalCache, remote: Remot
       return;
     }
     let kind: 'file' | 'tree' | 'gone' = 'gone';
-    if (cache.has(r.id)) kind = peekLocal(cache.objectPath(r.id))?.tree ? 'tree' : 'file';
+    if (cache.has(r.id)) kind = peekCached(cache, r.id)?.tree ? 'tree' : 'file';
     else if (peekLocal(cache.incompletePath(r.id))) kind = 'tree';
     else if (remote) kind = await kindOf(r.id, cache, remote);
     if (kind === 'gone') {
@@ -328,16 +329,27 @@ function deletionOrder<T extends { id: ObjectId }>(items: T[], childrenOfItem: (
   return { waves, files, parents };
 }
 
+/** More packs than this are merged into one by gc (every lookup searches each pack's index). */
+const MAX_PACKS = 32;
+
 function removeLocal(cache: LocalCache, go: LocalEntry[], side: GcSide): void {
   // Incomplete trees carry no "trees last" promise; cache trees go parents first, then files.
   const proper = go.filter((o) => !o.incomplete);
-  const { waves, files } = deletionOrder(proper, (o) => childrenOf(peekLocal(cache.objectPath(o.id), WHOLE_TREE)));
+  const { waves, files } = deletionOrder(proper, (o) => childrenOf(peekCached(cache, o.id, WHOLE_TREE)));
+  const packed = new Map<ObjectId, LocalEntry>();
+  for (const o of proper) if (cache.packed(o.id)) packed.set(o.id, o);
   for (const o of [...waves.flat(), ...files, ...go.filter((x) => x.incomplete)]) {
     crashPoint('gc:delete');
-    if (cache.removeObject(o.id, { incomplete: o.incomplete })) {
+    if (cache.removeObject(o.id, { incomplete: o.incomplete }) && !packed.has(o.id)) {
       side.removed++;
       side.removedBytes += o.size;
     }
+  }
+  // Packed objects go last, pack by pack: the objects a pack still holds become plain files first.
+  if (packed.size === 0) return;
+  for (const id of cache.removePacked(new Set(packed.keys()))) {
+    side.removed++;
+    side.removedBytes += packed.get(id)!.size;
   }
 }
 
@@ -346,7 +358,7 @@ async function removeRemote(remote: RemoteStore, cache: LocalCache, go: RemoteOb
   const children = new Map<ObjectId, ObjectId[] | undefined>();
   const unknown = new Set<ObjectId>();
   await runPool(go, jobs, async (o) => {
-    const local = cache.has(o.id) ? peekLocal(cache.objectPath(o.id), WHOLE_TREE) : undefined;
+    const local = cache.has(o.id) ? peekCached(cache, o.id, WHOLE_TREE) : undefined;
     if (local) {
       children.set(o.id, childrenOf(local));
       return;

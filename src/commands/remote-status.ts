@@ -1,5 +1,4 @@
 /** `mlv status --remote`: which referenced objects are missing on the remote, and which only there. */
-import * as fs from 'node:fs';
 import type { ObjectId } from '../core/id.js';
 import { remotePresence } from '../storage/sync.js';
 import { findRepo } from '../workspace/repo.js';
@@ -40,7 +39,7 @@ export async function remoteStatus(ctx: CommandContext, opts: { targets?: string
     for (const n of nodes) {
       const local = repo.cache.has(n.id);
       // A copy of the wrong size (an interrupted or mangled upload) does not count: push replaces it.
-      const expected = n.kind === 'file' ? n.size : local ? fs.statSync(repo.cache.objectPath(n.id)).size : undefined;
+      const expected = n.kind === 'file' ? n.size : local ? repo.cache.sizeOf(n.id) : undefined;
       const remoteSize = present.get(n.id);
       const remote = remoteSize !== undefined && (expected === undefined || remoteSize === expected);
       const entry = { id: n.id, path: n.path };

@@ -99,10 +99,11 @@ export class TarWriter {
   }
 
   /** A file from a cache object, re-hashed as it is read; a mismatch fails the whole archive. */
-  async objectEntry(name: string, file: string, id: ObjectId, size: number, exec: boolean): Promise<void> {
+  /** `content`, when given, is the object's bytes already read (a packed object); `file` is then unused. */
+  async objectEntry(name: string, file: string, id: ObjectId, size: number, exec: boolean, content?: Buffer): Promise<void> {
     const header = this.header(name, exec ? 0o755 : 0o644, { type: 'file', size });
-    if (size <= SMALL_FILE) {
-      const content = fs.readFileSync(file);
+    if (content || size <= SMALL_FILE) {
+      content ??= fs.readFileSync(file);
       check(name, id, size, content.length, hashBytes(content));
       this.pack.entry(header, content);
       return this.flow(size + 512);

@@ -74,14 +74,16 @@ export class FolderRemote implements RemoteStore {
     }
   }
 
-  async put(id: ObjectId, file: string, size: number): Promise<void> {
+  async put(id: ObjectId, file: string, size: number, bytes?: Uint8Array): Promise<void> {
     this.ensureRoot();
     const final = this.objectPath(id);
     const dir = path.dirname(final);
     await fs.promises.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `.tmp-${process.pid}-${counter++}-${id.slice(0, 8)}`);
     try {
-      await fs.promises.copyFile(file, temp);
+      // Bytes in memory (small or packed objects) are written as they are; files are copied.
+      if (bytes && bytes.length === size) await fs.promises.writeFile(temp, bytes, { flag: 'wx' });
+      else await fs.promises.copyFile(file, temp);
       const st = await fs.promises.stat(temp);
       if (st.size !== size) throw new MlvError('CORRUPT_OBJECT', `copy of ${id} to ${this.root} has ${st.size} bytes, expected ${size}`);
       await fs.promises.chmod(temp, 0o444);

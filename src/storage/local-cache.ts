@@ -11,6 +11,7 @@ import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import { objectRelPath, type ObjectId } from '../core/id.js';
 import { crashPoint } from '../core/crash-points.js';
+import { PACK_OBJECT_MAX, PACK_TEMP_PREFIX, PackSet, PackWriter, packNames, type PackEntry, type PackIndex } from './packs.js';
 
 export const IO_BUFFER_SIZE = 4 << 20;
 const OBJECT_MODE = 0o444;
@@ -59,6 +60,16 @@ const TEMP_OWNER = `${process.pid}-${threadId}-`;
 const SHARD = /^[0-9a-f]{2}$/;
 const OBJECT_ID = /^[0-9a-f]{64}$/;
 
+export interface CacheObject {
+  id: ObjectId;
+  /** The object's file, or for a packed object its pack. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+  regular: boolean;
+  packed?: PackEntry;
+}
+
 export class LocalCache {
   readonly dir: string;
   readonly tmpDir: string;
@@ -66,10 +77,68 @@ export class LocalCache {
   /** The normalised cache folder and a separator: object paths are built by concatenation (hot path). */
   private readonly prefix: string;
 
+  /** Small objects written back to back (see packs.ts), searched in this process's view of them. */
+  readonly packs: PackSet;
+  /** Set while a bulk ingest collects small objects into a pack (startPacking .. finishPacking). */
+  private packer: PackWriter | undefined;
+
   constructor(dir: string) {
     this.dir = dir;
     this.tmpDir = path.join(dir, 'tmp');
     this.prefix = path.join(dir, '_').slice(0, -1);
+    this.packs = new PackSet(path.join(dir, 'packs'));
+  }
+
+  get packsDir(): string {
+    return this.packs.dir;
+  }
+
+  /** From now on, small objects stored by putFd go into a pack, visible only after finishPacking. */
+  startPacking(): void {
+    this.packer ??= new PackWriter(
+      this.packs.dir,
+      (bytes, id) => this.storeHashed(bytes, id),
+      () => this.packs.refresh(),
+    );
+  }
+
+  /** Publishes the collected objects (as plain objects when they are few). */
+  finishPacking(): void {
+    const p = this.packer;
+    this.packer = undefined;
+    p?.finish();
+  }
+
+  /** Drops collected, unpublished objects (after a failure). */
+  abortPacking(): void {
+    this.packer?.abort();
+    this.packer = undefined;
+  }
+
+  /** Where a packed object is, or undefined when it is not in a pack. */
+  packed(id: ObjectId): PackEntry | undefined {
+    return this.packs.find(id);
+  }
+
+  /** Size of an object in the cache proper, or undefined when it is not there. */
+  sizeOf(id: ObjectId): number | undefined {
+    const e = this.packs.find(id);
+    if (e) return e.size;
+    try {
+      return fs.statSync(this.objectPath(id)).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The path of an object as a file of its own, taking it out of its pack first when it is packed
+   * (links and streams need a file). The copy is verified before it is published.
+   */
+  loosePath(id: ObjectId): string {
+    const loose = this.objectPath(id);
+    if (this.packs.find(id) && !fs.existsSync(loose)) this.writeLoose(this.readVerified(id), id);
+    return loose;
   }
 
   objectPath(id: ObjectId): string {
@@ -77,6 +146,7 @@ export class LocalCache {
   }
 
   has(id: ObjectId): boolean {
+    if (this.packer?.holds(id) || this.packs.find(id)) return true;
     return fs.existsSync(this.objectPath(id));
   }
 
@@ -137,6 +207,11 @@ export class LocalCache {
    */
   storeHashed(bytes: Uint8Array, id: ObjectId): void {
     if (this.has(id)) return;
+    this.writeLoose(bytes, id);
+  }
+
+  /** Writes bytes known to hash to `id` as a plain object file, even when the object is packed. */
+  private writeLoose(bytes: Uint8Array, id: ObjectId): void {
     const tempPath = this.tempPathBeside(id);
     const fd = openCreating(tempPath, 'store an object in the cache');
     try {
@@ -170,7 +245,11 @@ export class LocalCache {
       const bytes = buf.subarray(0, first);
       const id = hashBytes(bytes);
       if (expectedId && id !== expectedId) throw mismatch(label, expectedId, id);
-      this.storeHashed(bytes, id);
+      if (this.packer && first <= PACK_OBJECT_MAX) {
+        if (!this.has(id)) this.packer.add(bytes, id);
+      } else {
+        this.storeHashed(bytes, id);
+      }
       return { id, size: first };
     }
     const hasher = createHasher();
@@ -227,6 +306,10 @@ export class LocalCache {
    * MISSING_OBJECTS) when it does not hash to its id. Read-only objects can still be damaged.
    */
   verifyObject(id: ObjectId): void {
+    if (this.packs.find(id)) {
+      this.readVerified(id);
+      return;
+    }
     let fd: number;
     try {
       fd = fs.openSync(this.objectPath(id), 'r');
@@ -261,8 +344,9 @@ export class LocalCache {
   /** Reads a (small) object and checks that it hashes to its id; `incomplete` trees count too. */
   readVerified(id: ObjectId, opts: { incomplete?: boolean } = {}): Buffer {
     let bytes: Buffer;
+    const packed = this.packs.find(id);
     try {
-      bytes = fs.readFileSync(this.objectPath(id));
+      bytes = packed ? this.readPacked(packed) : fs.readFileSync(this.objectPath(id));
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') return wrapFsError(err, 'read from the cache');
       try {
@@ -281,6 +365,15 @@ export class LocalCache {
     return bytes;
   }
 
+  /** The bytes of a packed object as stored (unverified). */
+  readPacked(e: PackEntry): Buffer {
+    try {
+      return this.packs.read(e);
+    } catch (err) {
+      return wrapFsError(err, `read pack ${e.pack.name}`);
+    }
+  }
+
   /** Where `mlv fsck` moves objects that fail verification (kept for inspection, never deleted). */
   get corruptDir(): string {
     return path.join(this.dir, 'corrupt');
@@ -291,17 +384,22 @@ export class LocalCache {
    * `incomplete/`, with its size and modification time. Names that are not object ids are skipped,
    * and so are entries that are not regular files unless `all` (then `regular` tells).
    */
-  listObjects(opts: { incomplete?: boolean; all?: boolean } = {}): Array<{ id: ObjectId; path: string; size: number; mtimeMs: number; regular: boolean }> {
-    const out: Array<{ id: ObjectId; path: string; size: number; mtimeMs: number; regular: boolean }> = [];
-    this.forEachObject(opts, (id, size, mtimeMs, regular, file) => out.push({ id, path: file, size, mtimeMs, regular }));
+  listObjects(opts: { incomplete?: boolean; all?: boolean } = {}): CacheObject[] {
+    const out: CacheObject[] = [];
+    this.forEachObject(opts, (id, size, mtimeMs, regular, file, packed) => out.push({ id, path: file, size, mtimeMs, regular, ...(packed ? { packed } : {}) }));
     return out;
   }
 
   /**
-   * listObjects without the list: `fn` sees each object as it is found, in id order, so a caller
-   * that keeps only some of them (gc keeps the unreferenced ones) holds no per-object record.
+   * listObjects without the list: `fn` sees each object as it is found (plain objects in id order,
+   * then packed ones pack by pack, each id once), so a caller that keeps only some of them (gc
+   * keeps the unreferenced ones) holds no per-object record. For a packed object `file` is its
+   * pack and `packed` says where in it.
    */
-  forEachObject(opts: { incomplete?: boolean; all?: boolean }, fn: (id: ObjectId, size: number, mtimeMs: number, regular: boolean, file: string) => void): void {
+  forEachObject(opts: { incomplete?: boolean; all?: boolean }, fn: (id: ObjectId, size: number, mtimeMs: number, regular: boolean, file: string, packed?: PackEntry) => void): void {
+    let loose: Set<ObjectId> | undefined;
+    const packs = opts.incomplete ? [] : this.packs.list();
+    if (packs.length > 0) loose = new Set();
     this.forEachShardEntry(opts.incomplete ? this.incompleteDir : this.dir, 'list the cache', (shardDir, shard, name) => {
       const id = shard + name;
       if (!OBJECT_ID.test(id)) return;
@@ -313,8 +411,92 @@ export class LocalCache {
         return wrapFsError(err, 'list the cache');
       }
       if (!st || (!st.isFile() && !opts.all)) return;
+      loose?.add(id as ObjectId);
       fn(id as ObjectId, st.size, st.mtimeMs, st.isFile(), file);
     });
+    if (!loose) return;
+    // An id can be both a plain file and packed, or in two packs (two adds of the same content).
+    const seen = loose;
+    for (const p of packs) {
+      for (let i = 0; i < p.count; i++) {
+        const id = p.idAt(i);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const e = p.entryAt(i);
+        fn(id, e.size, p.mtimeMs, true, p.packPath, e);
+      }
+    }
+  }
+
+  /**
+   * Removes packed objects: what the packs holding one of `ids` keep besides them is written to a
+   * new pack (verified first; a damaged object goes to corrupt/), which is published before the
+   * old packs are deleted, index first. Returns the ids that were removed from at least one pack.
+   */
+  removePacked(ids: ReadonlySet<ObjectId>): Set<ObjectId> {
+    const hit = this.packs.list().filter((p) => {
+      for (let i = 0; i < p.count; i++) if (ids.has(p.idAt(i))) return true;
+      return false;
+    });
+    return this.rewritePacks(hit, ids);
+  }
+
+  /**
+   * Merges the packs into one when there are more than `max` of them (each bulk add makes one per
+   * hashing thread, and a lookup searches every index). Returns how many packs were merged.
+   */
+  consolidatePacks(max: number): number {
+    const all = this.packs.list();
+    if (all.length <= max) return 0;
+    this.rewritePacks(all, new Set());
+    return all.length;
+  }
+
+  private rewritePacks(hit: PackIndex[], ids: ReadonlySet<ObjectId>): Set<ObjectId> {
+    const removed = new Set<ObjectId>();
+    if (hit.length === 0) return removed;
+    const writer = new PackWriter(this.packs.dir, (bytes, id) => this.writeLoose(bytes, id), () => {});
+    try {
+      for (const p of hit) {
+        for (let i = 0; i < p.count; i++) {
+          const id = p.idAt(i);
+          if (ids.has(id)) {
+            removed.add(id);
+            continue;
+          }
+          const bytes = this.readPacked(p.entryAt(i));
+          if (hashBytes(bytes) === id) writer.add(bytes, id);
+          else this.keepAside(id, bytes);
+        }
+      }
+      writer.finish();
+    } catch (err) {
+      writer.abort();
+      throw err;
+    }
+    for (const p of hit) {
+      // A rewrite that came out identical to a pack it read has that pack's name: it stays.
+      if (writer.publishedNames.includes(p.name)) continue;
+      crashPoint('pack:drop');
+      fs.rmSync(path.join(this.packs.dir, `${p.name}.idx`), { force: true });
+      fs.rmSync(p.packPath, { force: true });
+    }
+    this.packs.refresh();
+    return removed;
+  }
+
+  /** Writes the bytes of a damaged packed object to corrupt/ (as moveAside does for a file). */
+  keepAside(id: ObjectId, bytes: Uint8Array): string {
+    fs.mkdirSync(this.corruptDir, { recursive: true });
+    for (let n = 0; ; n++) {
+      const to = path.join(this.corruptDir, n === 0 ? id : `${id}.${n}`);
+      try {
+        fs.writeFileSync(to, bytes, { flag: 'wx', mode: OBJECT_MODE });
+        return to;
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') return wrapFsError(err, 'move a corrupt object aside');
+      }
+    }
   }
 
   /**
@@ -406,6 +588,33 @@ export class LocalCache {
         removed++;
       }
     });
+    return removed + this.cleanStalePackFiles(own);
+  }
+
+  /** Pack temps of dead writers, and packs whose index was never published (a killed run). */
+  private cleanStalePackFiles(own: Set<number>): number {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.packs.dir);
+    } catch {
+      return 0;
+    }
+    const indexed = new Set(packNames(this.packs.dir));
+    let removed = 0;
+    for (const name of names) {
+      let stale = false;
+      if (name.startsWith(PACK_TEMP_PREFIX)) {
+        const [pidText, threadText] = name.slice(PACK_TEMP_PREFIX.length).split('-');
+        const pid = Number(pidText);
+        stale = pid === process.pid ? own.has(Number(threadText)) : pid > 0 && !processAlive(pid);
+      } else if (name.endsWith('.pack')) {
+        stale = !indexed.has(name.slice(0, -5));
+      }
+      if (stale) {
+        fs.rmSync(path.join(this.packs.dir, name), { force: true });
+        removed++;
+      }
+    }
     return removed;
   }
 

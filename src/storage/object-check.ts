@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { createHasher } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
 import { TREE_HEADER } from '../core/tree.js';
+import type { LocalCache } from './local-cache.js';
 import type { RemoteStore } from './remote-store.js';
 
 export const TREE_MAGIC = Buffer.from(TREE_HEADER + '\n');
@@ -68,6 +69,13 @@ export async function hashLocalFile(file: string): Promise<HashedObject> {
   }
 }
 
+/** Hashes an object already in memory (a packed one). */
+export function hashObjectBytes(bytes: Uint8Array): HashedObject {
+  const c = new Collector();
+  c.add(bytes);
+  return c.finish();
+}
+
 /** Hashes a remote object as it streams in (one attempt; the caller retries). */
 export async function hashRemoteObject(remote: RemoteStore, id: ObjectId): Promise<HashedObject> {
   const { body } = await remote.get(id, 0);
@@ -98,6 +106,15 @@ export function peekLocal(file: string, cap = TREE_BYTES_CAP): { tree: boolean; 
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** peekLocal for an object of the cache proper, packed or not. */
+export function peekCached(cache: LocalCache, id: ObjectId, cap = TREE_BYTES_CAP): { tree: boolean; bytes?: Buffer } | undefined {
+  const packed = cache.packed(id);
+  if (!packed) return peekLocal(cache.objectPath(id), cap);
+  const bytes = cache.readPacked(packed);
+  if (bytes.length < TREE_MAGIC.length || !bytes.subarray(0, TREE_MAGIC.length).equals(TREE_MAGIC)) return { tree: false };
+  return bytes.length > cap ? { tree: true } : { tree: true, bytes };
 }
 
 /**

@@ -5,7 +5,6 @@
  * break off resume where they stopped. Failures are collected, never fatal to the other objects
  * (except bad credentials or a full disk, which stop the run).
  */
-import * as fs from 'node:fs';
 import { MlvError } from '../core/errors.js';
 import type { ObjectId } from '../core/id.js';
 import type { ProgressListener } from '../core/progress.js';
@@ -101,11 +100,9 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
   const nodes = [...graph.nodes.values()];
   const localSize = new Map<ObjectId, number>();
   for (const n of nodes) {
-    try {
-      localSize.set(n.id, fs.statSync(cache.objectPath(n.id)).size);
-    } catch {
-      // not in the local cache: fine if the remote has it already (checked below)
-    }
+    // Not in the local cache is fine if the remote has it already (checked below).
+    const size = cache.sizeOf(n.id);
+    if (size !== undefined) localSize.set(n.id, size);
   }
   for (const u of graph.unreadable) summary.failed.push({ id: u.id, path: u.path, reason: `tree not in the local cache (${u.reason})` });
   const onRemote = await remotePresence(remote, nodes.map((n) => n.id), opts.jobs, retry);
@@ -164,7 +161,9 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
   if (wrong.length > 0) {
     await runPool(wrong, opts.jobs, async (node) => {
       try {
-        await withRetries(() => remote.put(node.id, cache.objectPath(node.id), localSize.get(node.id)!), retry);
+        const size = localSize.get(node.id)!;
+        const bytes = cache.packed(node.id) ? cache.readVerified(node.id) : undefined;
+        await withRetries(() => remote.put(node.id, cache.objectPath(node.id), size, bytes), retry);
       } catch {
         // reported below from the second read-back
       }

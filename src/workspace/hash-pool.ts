@@ -16,6 +16,8 @@ export interface ProcessFilesOptions {
   stats: StatCache;
   /** Worker threads to use; defaults to the number of CPUs. */
   jobs?: number;
+  /** Ingest small files into packs (many new files at once: one file created per pack, not per object). */
+  pack?: boolean;
   onProgress?: (done: number, bytes: number) => void;
 }
 
@@ -61,13 +63,21 @@ export async function processFiles(paths: PathList, opts: ProcessFilesOptions): 
     // Keys are recorded after the loop: a record pending while files are still looked up makes the
     // stat cache index every pending record (a Map of 200,000 keys on one thread).
     const keys = newBatch(misses.length);
-    misses.forEach((i, j) => {
-      const r = processor.process(paths.at(i));
-      results.set(i, r);
-      putInBatch(keys, j, r);
-      bytes += r.size;
-      if (opts.onProgress && (++done & 63) === 0) opts.onProgress(done, bytes);
-    });
+    const packing = opts.pack === true && opts.mode === 'ingest';
+    if (packing) opts.cache.startPacking();
+    try {
+      misses.forEach((i, j) => {
+        const r = processor.process(paths.at(i));
+        results.set(i, r);
+        putInBatch(keys, j, r);
+        bytes += r.size;
+        if (opts.onProgress && (++done & 63) === 0) opts.onProgress(done, bytes);
+      });
+      if (packing) opts.cache.finishPacking();
+    } catch (err) {
+      if (packing) opts.cache.abortPacking();
+      throw err;
+    }
     for (let j = 0; j < misses.length; j++) recordKey(opts.stats, keys, j);
   } else {
     await runWorkers(paths, misses, results, opts, Math.min(jobs, Math.ceil(misses.length / BATCH)), done, bytes);
@@ -84,10 +94,14 @@ function runWorkers(paths: PathList, misses: number[], results: FileResults, opt
     let done = 0;
     let bytes = bytesBefore;
     let failed = false;
+    const packing = opts.pack === true && opts.mode === 'ingest';
+    let packsPublished = 0;
     const finish = (err?: unknown) => {
       if (failed) return;
       if (!err) {
         for (const w of workers) void w.terminate();
+        // This thread's view of the packs predates the ones the workers just published.
+        if (packing) opts.cache.packs.refresh();
         resolve();
         return;
       }
@@ -125,15 +139,24 @@ function runWorkers(paths: PathList, misses: number[], results: FileResults, opt
       }
       done += n;
     };
+    /** Every file is hashed: with packs, each worker publishes its pack before the run counts as done. */
+    const allDone = () => {
+      if (!packing) return finish();
+      for (const w of workers) w.postMessage({ publish: true });
+    };
     let idle = 0;
     for (let i = 0; i < count; i++) {
       const w = new Worker(workerUrl, {
-        workerData: { mode: opts.mode, cacheDir: opts.cache.dir, records: opts.stats.shared },
+        workerData: { mode: opts.mode, cacheDir: opts.cache.dir, records: opts.stats.shared, pack: packing },
       });
       workers.push(w);
       w.on('error', (err) => finish(err));
-      w.on('message', (msg: { batch: number; results?: ResultBatch; failure?: FileFailure }) => {
+      w.on('message', (msg: { batch: number; results?: ResultBatch; failure?: FileFailure; published?: boolean }) => {
         if (failed) return;
+        if (msg.published) {
+          if (++packsPublished === workers.length) finish();
+          return;
+        }
         if (msg.failure) {
           const e = msg.failure.error;
           finish(new MlvError(asErrorCode(e.code), e.message, { details: { path: e.path } }));
@@ -143,12 +166,12 @@ function runWorkers(paths: PathList, misses: number[], results: FileResults, opt
         opts.onProgress?.(doneBefore + done, bytes);
         if (!feed(w)) {
           idle++;
-          if (done === misses.length) finish();
+          if (done === misses.length) allDone();
         }
       });
       if (!feed(w)) idle++;
     }
-    if (idle === count && done === misses.length) finish();
+    if (idle === count && done === misses.length) allDone();
   });
 }
 

@@ -10,19 +10,34 @@ interface WorkerInit {
   mode: ProcessMode;
   cacheDir: string;
   records: Uint8Array;
+  pack: boolean;
 }
 
 const init = workerData as WorkerInit;
 const records = Buffer.from(init.records.buffer, init.records.byteOffset, init.records.byteLength);
-const processor = new FileProcessor(init.mode, new LocalCache(init.cacheDir), new StatCacheReader(records));
+const cache = new LocalCache(init.cacheDir);
+if (init.pack) cache.startPacking();
+const processor = new FileProcessor(init.mode, cache, new StatCacheReader(records));
 
-parentPort!.on('message', (msg: { batch: number; paths: string[] }) => {
+parentPort!.on('message', (msg: { batch: number; paths: string[]; publish?: boolean }) => {
+  if (msg.publish) {
+    try {
+      cache.finishPacking();
+    } catch (caught) {
+      cache.abortPacking();
+      parentPort!.postMessage({ batch: -1, failure: failureOf(caught, cache.packsDir) });
+      return;
+    }
+    parentPort!.postMessage({ batch: -1, published: true });
+    return;
+  }
   const out = newBatch(msg.paths.length);
   for (let j = 0; j < msg.paths.length; j++) {
     const p = msg.paths[j]!;
     try {
       putInBatch(out, j, processor.process(p));
     } catch (caught) {
+      cache.abortPacking();
       parentPort!.postMessage({ batch: msg.batch, failure: failureOf(caught, p) });
       return;
     }

@@ -45,6 +45,8 @@ export class Linker {
     for (const strategy of candidates) {
       // A hard or symbolic link shares the read-only object: it cannot carry its own exec bit.
       if (exec && (strategy === 'hardlink' || strategy === 'symlink')) continue;
+      // A packed object (small by construction) is copied rather than taken out of its pack to be cloned.
+      if (strategy === 'reflink' && this.cache.packed(id)) continue;
       try {
         this.make(strategy, id, temp, exec);
       } catch (err) {
@@ -54,7 +56,7 @@ export class Linker {
           if (code !== 'EMLINK') this.disabled.add(strategy);
           continue;
         }
-        if (errnoCode(err) === 'ENOENT' && !fs.existsSync(this.cache.objectPath(id))) {
+        if (errnoCode(err) === 'ENOENT' && !this.cache.has(id)) {
           throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
         }
         return wrapFsError(err, `write ${dest}`);
@@ -73,23 +75,20 @@ export class Linker {
   }
 
   private make(strategy: LinkStrategy, id: ObjectId, temp: string, exec: boolean): void {
-    const object = this.cache.objectPath(id);
     const mode = (exec ? 0o777 : 0o666) & ~this.umask;
+    if (strategy === 'copy') return this.copyVerified(id, temp, mode);
+    this.verify(id);
+    // A link needs the object as a file of its own: a packed one is taken out of its pack first.
+    const object = this.cache.loosePath(id);
     switch (strategy) {
-      case 'copy':
-        this.copyVerified(id, object, temp, mode);
-        return;
       case 'reflink':
-        this.verify(id);
         fs.copyFileSync(object, temp, fs.constants.COPYFILE_FICLONE_FORCE);
         fs.chmodSync(temp, mode);
         return;
       case 'hardlink':
-        this.verify(id);
         fs.linkSync(object, temp);
         return;
       case 'symlink':
-        this.verify(id);
         fs.symlinkSync(object, temp);
         return;
     }
@@ -109,7 +108,20 @@ export class Linker {
   }
 
   /** Copies through the reused buffer, hashing as it goes; a mismatch keeps nothing. */
-  private copyVerified(id: ObjectId, _object: string, temp: string, mode: number): void {
+  private copyVerified(id: ObjectId, temp: string, mode: number): void {
+    const packed = this.cache.packed(id);
+    if (packed) {
+      const bytes = this.cache.readPacked(packed);
+      const actual = hashBytes(bytes);
+      if (actual !== id) throw corrupt(id, actual);
+      const dst = fs.openSync(temp, 'wx', mode);
+      try {
+        writeAll(dst, bytes);
+      } finally {
+        fs.closeSync(dst);
+      }
+      return;
+    }
     const src = openObject(this.cache, id);
     let dst: number | undefined;
     try {

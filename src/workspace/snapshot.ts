@@ -51,6 +51,7 @@ export async function snapshotFiles(repo: Repo, absPaths: PathList, cacheLinks: 
     cache: repo.cache,
     stats: opts.stats,
     jobs: opts.jobs,
+    pack: opts.mode === 'ingest',
     onProgress: opts.onProgress ? (done, bytes) => opts.onProgress!({ phase: opts.mode === 'ingest' ? 'adding' : 'checking', done, total, bytes }) : undefined,
   });
   if (all) return processed;

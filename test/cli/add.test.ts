@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheObjects, git, gitIndex, snapshotTree, tempDir } from '../helpers/cli.js';
+import { cacheObjectBytes, cacheObjects, git, gitIndex, snapshotTree, tempDir } from '../helpers/cli.js';
 import {
   BLAKE3_EMPTY,
   blake3Hex,
@@ -291,7 +291,7 @@ describe.concurrent('mlv add', () => {
     for (const [rel, content] of expected) {
       const e = tree.get(rel)!;
       expect(e.id, rel).toBe(blake3Hex(Buffer.from(content)));
-      expect(fs.readFileSync(objectPath(repo, e.id), 'utf8'), rel).toBe(content);
+      expect(cacheObjectBytes(repo, e.id).toString('utf8'), rel).toBe(content);
     }
     expect(cacheObjects(repo)).toHaveLength(1500 + 16);
 

@@ -120,13 +120,56 @@ export function snapshotTree(dir: string): Map<string, { bytes: Buffer; exec: bo
 /** Every object file in the cache (relative paths), sorted. */
 export function cacheObjects(repo: string): string[] {
   const cache = path.join(repo, '.mlv', 'cache');
-  const out: string[] = [];
-  if (!fs.existsSync(cache)) return out;
+  const out = new Set<string>();
+  if (!fs.existsSync(cache)) return [];
   for (const shard of fs.readdirSync(cache)) {
     if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    for (const name of fs.readdirSync(path.join(cache, shard))) out.push(`${shard}/${name}`);
+    for (const name of fs.readdirSync(path.join(cache, shard))) out.add(`${shard}/${name}`);
   }
-  return out.sort();
+  for (const id of packedObjects(repo).keys()) out.add(`${id.slice(0, 2)}/${id.slice(2)}`);
+  return [...out].sort();
+}
+
+/**
+ * Objects in the cache's packs, read from the pack indexes here rather than by mlv
+ * (docs/formats.md: a 16-byte header with the count at byte 8, then 44-byte entries: id, offset
+ * as two little-endian u32, size).
+ */
+export function packedObjects(repo: string): Map<string, { pack: string; offset: number; size: number }> {
+  const dir = path.join(repo, '.mlv', 'cache', 'packs');
+  const out = new Map<string, { pack: string; offset: number; size: number }>();
+  if (!fs.existsSync(dir)) return out;
+  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.idx') && !n.startsWith('.'))) {
+    const b = fs.readFileSync(path.join(dir, name));
+    const count = b.readUInt32LE(8);
+    for (let i = 0; i < count; i++) {
+      const at = 16 + i * 44;
+      const id = b.toString('hex', at, at + 32);
+      if (!out.has(id)) out.set(id, { pack: path.join(dir, name.slice(0, -4) + '.pack'), offset: b.readUInt32LE(at + 32) + b.readUInt32LE(at + 36) * 2 ** 32, size: b.readUInt32LE(at + 40) });
+    }
+  }
+  return out;
+}
+
+/** The stored bytes of a cache object, a file of its own or packed. */
+export function cacheObjectBytes(repo: string, id: string): Buffer {
+  const file = path.join(repo, '.mlv', 'cache', id.slice(0, 2), id.slice(2));
+  if (fs.existsSync(file)) return fs.readFileSync(file);
+  const e = packedObjects(repo).get(id);
+  if (!e) throw new Error(`object ${id} is not in the cache of ${repo}`);
+  return packedBytes(e);
+}
+
+/** The bytes at a packed object's place in its pack. */
+export function packedBytes(e: { pack: string; offset: number; size: number }): Buffer {
+  const fd = fs.openSync(e.pack, 'r');
+  try {
+    const out = Buffer.alloc(e.size);
+    fs.readSync(fd, out, 0, e.size, e.offset);
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** `git ls-files --stage` output: the Git index, to compare before and after a command. */

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { blake3Hex, expectCleanError, lsTree, mlvAsync, mlvJsonAsync, pseudoRandomBytes, write } from '../helpers/assert.js';
-import { GIT_ENV, MLV_BIN, git, tempDir, type RunResult } from '../helpers/cli.js';
+import { GIT_ENV, MLV_BIN, cacheObjectBytes, git, tempDir, type RunResult } from '../helpers/cli.js';
 import { openBucket, s3Env, type BucketView } from '../helpers/s3-server.js';
 import { MiB, cacheIds, idOf, run } from '../remote/remote-helpers.js';
 import { useS3Target } from '../remote/s3-fixture.js';
@@ -45,7 +45,7 @@ const childrenOf = (b: Buffer) =>
 function expectCacheSound(repo: string): Set<string> {
   const ids = new Set(cacheIds(repo));
   for (const id of ids) {
-    const bytes = fs.readFileSync(path.join(repo, '.mlv', 'cache', id.slice(0, 2), id.slice(2)));
+    const bytes = cacheObjectBytes(repo, id);
     expect(blake3Hex(bytes), `cache object ${id}`).toBe(id);
     for (const c of childrenOf(bytes) ?? []) expect(ids.has(c), `tree ${id} lacks ${c}`).toBe(true);
   }

@@ -154,7 +154,8 @@ describe.concurrent('disk full (group 13)', () => {
 
   it('during add on hashing worker threads (1,200 files, the cache on a 3 MiB tmpfs): exit 8 with one line, nothing partial published; the rerun succeeds', async (ctx) => {
     const repo = await newRepo('mlv-disk-workers-');
-    for (let i = 0; i < 1200; i++) write(repo, `data/${i % 3}/${i}.txt`, `worker file ${i}\n`.repeat(20));
+    // 3.9 MB: more than the tmpfs holds even when packed.
+    for (let i = 0; i < 1200; i++) write(repo, `data/${i % 3}/${i}.txt`, `worker file ${i}\n`.repeat(200));
     const cache = path.join(repo, '.mlv', 'cache');
     mountTmpfs(ctx, cache, 3);
     try {

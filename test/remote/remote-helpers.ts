@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect } from 'vitest';
-import { blake3Hex, mlvAsync, objectPath, pseudoRandomBytes, treeEntries, write } from '../helpers/assert.js';
-import { cacheObjects, git, tempDir, type RunResult } from '../helpers/cli.js';
+import { blake3Hex, mlvAsync, pseudoRandomBytes, treeEntries, write } from '../helpers/assert.js';
+import { cacheObjectBytes, cacheObjects, git, tempDir, type RunResult } from '../helpers/cli.js';
 import type { BucketView } from '../helpers/s3-server.js';
 
 export const MiB = 1024 * 1024;
@@ -27,13 +27,13 @@ export function cacheIds(repo: string): string[] {
 export function expectCacheVerified(repo: string): number {
   const ids = cacheIds(repo);
   for (const id of ids) {
-    const bytes = fs.readFileSync(objectPath(repo, id));
+    const bytes = cacheObjectBytes(repo, id);
     expect(blake3Hex(bytes), `cache object ${id} does not hash to its name`).toBe(id);
   }
   return ids.length;
 }
 
-/** Files under .mlv/cache/tmp (partial downloads and temp files) and temp files beside objects (ab/.tmp-*). */
+/** Files under .mlv/cache/tmp (partial downloads and temp files), temp files beside objects (ab/.tmp-*) and unpublished packs. */
 export function cacheTemps(repo: string): string[] {
   const cache = path.join(repo, '.mlv', 'cache');
   const dir = path.join(cache, 'tmp');
@@ -42,6 +42,10 @@ export function cacheTemps(repo: string): string[] {
     if (!/^[0-9a-f]{2}$/.test(shard)) continue;
     for (const name of fs.readdirSync(path.join(cache, shard))) if (name.startsWith('.tmp-')) out.push(`${shard}/${name}`);
   }
+  // Pack temps, and a pack whose index was never published.
+  const packs = path.join(cache, 'packs');
+  const names = fs.existsSync(packs) ? fs.readdirSync(packs) : [];
+  for (const name of names) if (name.startsWith('.tmp-') || (name.endsWith('.pack') && !names.includes(`${name.slice(0, -5)}.idx`))) out.push(`packs/${name}`);
   return out.sort();
 }
 
@@ -151,7 +155,7 @@ export async function expectRemoteMatchesCache(repo: string, keys: string[], rea
   await eachLimit(keys, 16, async (key) => {
     const bytes = await read(key);
     expect(blake3Hex(bytes), `remote object ${key} does not hash to its name`).toBe(idOf(key));
-    expect(bytes.equals(fs.readFileSync(objectPath(repo, idOf(key)))), key).toBe(true);
+    expect(bytes.equals(cacheObjectBytes(repo, idOf(key))), key).toBe(true);
   });
 }
 

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectCleanError, initRepoAsync, lsTree, mlvAsync, objectPath, pseudoRandomBytes, repoState, write } from '../helpers/assert.js';
-import { cacheObjects, git, snapshotTree, tempDir } from '../helpers/cli.js';
+import { cacheObjectBytes, cacheObjects, git, snapshotTree, tempDir } from '../helpers/cli.js';
 import { fault, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { openBucket, s3Env, subRef, via } from '../helpers/s3-server.js';
 import {
@@ -98,7 +98,7 @@ async function dailyLoop(remote: RemoteUnderTest): Promise<{ a: string; b: strin
   expect(pushed.transferredBytes).toBeGreaterThan(20 * MiB);
   const onRemote = await remote.objects();
   expect([...onRemote.keys()].map(idOf).sort()).toEqual(v1);
-  for (const [key, size] of onRemote) expect(size, key).toBe(fs.statSync(objectPath(a, idOf(key))).size);
+  for (const [key, size] of onRemote) expect(size, key).toBe(cacheObjectBytes(a, idOf(key)).length);
   const keys = [...onRemote.keys()];
   // Every byte of a folder remote; on S3 the trees, the model and every 8th file (the sizes of all
   // were compared above).
@@ -176,7 +176,7 @@ async function dailyLoop(remote: RemoteUnderTest): Promise<{ a: string; b: strin
   // The remote holds exactly the objects of both versions: nothing else, nothing twice.
   const final = await remote.objects();
   expect([...final.keys()].map(idOf).sort()).toEqual(cacheIds(a));
-  for (const id of v2new) expect(final.get(relOf(id))).toBe(fs.statSync(objectPath(a, id)).size);
+  for (const id of v2new) expect(final.get(relOf(id))).toBe(cacheObjectBytes(a, id).length);
   expectCacheVerified(a);
   return { a, b, origin };
 }

@@ -101,7 +101,7 @@ describe('snapshotFolder', () => {
     const linkDir = path.join(abs, 'links');
     fs.mkdirSync(linkDir);
     const linked = ['d1/s1/f1.bin', 'd2/s2/f2.bin'];
-    linked.forEach((rel, k) => fs.symlinkSync(repo.cache.objectPath(expected.get(rel)!.id), path.join(linkDir, `l${k}.bin`)));
+    linked.forEach((rel, k) => fs.symlinkSync(repo.cache.loosePath(expected.get(rel)!.id), path.join(linkDir, `l${k}.bin`)));
     try {
       await settle();
       const snap = await snapshotFolder(repo, abs, { mode: 'hash', stats: StatCache.load(repo.statCachePath), jobs: 2 });
