@@ -121,7 +121,9 @@ function runWorkers(paths: PathList, misses: number[], results: FileResults, opt
     const feed = (w: Worker) => {
       if (next >= misses.length) return false;
       const start = next;
-      next = Math.min(next + BATCH, misses.length);
+      // Batches shrink towards the end ("guided" scheduling), so that large files there (a
+      // folder's two checkpoints after its many small files) go to different threads.
+      next = Math.min(next + Math.max(1, Math.min(BATCH, Math.floor((misses.length - next) / (count * 4)))), misses.length);
       const batch: string[] = [];
       for (let k = start; k < next; k++) batch.push(paths.at(misses[k]!));
       w.postMessage({ batch: start, paths: batch });

@@ -1,12 +1,14 @@
 /**
  * The daily loop on a folder of many small files, which `mlv add` writes into packs: few files
- * are created in the cache, and checkout (copy and hard links), status, push to a folder remote,
- * a clone's pull, gc, fsck (a damaged byte in a pack, restored by pull) and a kill between a
- * pack and its index all behave as with one file per object.
+ * are created in the cache, and checkout (copy and hard links), status, export, get, the files
+ * API, push to a folder remote, a clone's pull, gc, fsck (a damaged byte in a pack, restored by
+ * pull) and kills between a pack and its index all behave as with one file per object.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as api from '../../dist/index.js';
 import { blake3Hex, initRepoAsync, lsTree, mlvAsync, pseudoRandomBytes, settle, write } from '../helpers/assert.js';
 import { cacheObjects, git, packedObjects } from '../helpers/cli.js';
 import { cacheIds, cacheTemps, expectCacheVerified, run, runJson } from '../remote/remote-helpers.js';
@@ -63,6 +65,18 @@ describe.sequential('packs in the daily loop', () => {
     for (const [rel, id] of Object.entries(expected)) expect(blake3Hex(fs.readFileSync(path.join(repo, rel)))).toBe(id);
     const st = await run(repo, ['status']);
     expect(st.stdout).toContain('data: up to date');
+  });
+
+  it('export, get and the files API read packed objects byte for byte', async () => {
+    const out = path.join(path.dirname(repo), `${path.basename(repo)}-export`);
+    fs.mkdirSync(out);
+    await run(repo, ['export', '--rev', 'HEAD', 'data', '-o', path.join(out, 'data.tar')]);
+    execFileSync('tar', ['-xf', path.join(out, 'data.tar'), '-C', out]);
+    expect(lsTree(path.join(out, 'data'))).toEqual(lsTree(path.join(repo, 'data')));
+    const rel = 'data/d4/f40.bin';
+    await run(repo, ['get', rel, '-o', path.join(out, 'one.bin')]);
+    expect(blake3Hex(fs.readFileSync(path.join(out, 'one.bin')))).toBe(expected[rel]);
+    expect(blake3Hex(await api.readFile({ cwd: repo, path: rel }))).toBe(expected[rel]);
   });
 
   it('with hard links, a packed object is taken out of its pack once and linked', async () => {
