@@ -8,6 +8,7 @@ import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
 import { openCreating, type LocalCache } from './local-cache.js';
+import { PACK_OBJECT_MAX } from './packs.js';
 import type { RemoteStore } from './remote-store.js';
 import { DEFAULT_RETRY, withRetries } from './retry.js';
 import { crashPoint } from '../core/crash-points.js';
@@ -48,6 +49,7 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
     drain(body);
     throw new MlvError('CORRUPT_OBJECT', `object ${id} on ${remote.label} has ${totalSize} bytes, expected ${expectedSize}`);
   }
+  if (!resumable && cache.packing && expectedSize <= PACK_OBJECT_MAX) return downloadIntoPack(cache, remote, id, expectedSize, body, hasher);
   let fd: number;
   try {
     // A resumable partial file is writable while it grows (it is reopened to resume) and made
@@ -88,6 +90,32 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
   if (resumable) fs.chmodSync(partial, 0o444);
   cache.publish(partial, id);
   return written - offset;
+}
+
+/** A small download while a pack is being written: kept in memory, verified, then added to the pack. */
+async function downloadIntoPack(cache: LocalCache, remote: RemoteStore, id: ObjectId, expectedSize: number, body: AsyncIterable<Uint8Array>, hasher: ReturnType<typeof createHasher>): Promise<number> {
+  const bytes = Buffer.allocUnsafe(expectedSize);
+  let written = 0;
+  for await (const chunk of body) {
+    if (written + chunk.length > expectedSize) {
+      written += chunk.length;
+      break;
+    }
+    hasher.update(chunk);
+    bytes.set(chunk, written);
+    written += chunk.length;
+  }
+  if (written < expectedSize) {
+    throw Object.assign(new Error(`download of ${id} from ${remote.label} stopped after ${written} of ${expectedSize} bytes`), { code: 'ECONNRESET' });
+  }
+  const actual = written > expectedSize ? undefined : hasher.digest();
+  if (actual !== id) {
+    throw new MlvError('CORRUPT_OBJECT', `object ${id} from ${remote.label} is corrupt (${actual === undefined ? 'longer than expected' : `its content hashes to ${actual}`}); nothing was kept`, {
+      hint: 'run the command again; if it persists, the copy on the remote is damaged: push it again from a machine that has it',
+    });
+  }
+  cache.storeSmall(bytes, id);
+  return written;
 }
 
 /** Feeds the bytes already downloaded into the hasher; returns how many there are. */

@@ -109,6 +109,20 @@ export class LocalCache {
     p?.finish();
   }
 
+  /** True while small objects go into a pack (see startPacking). */
+  get packing(): boolean {
+    return this.packer !== undefined;
+  }
+
+  /** Stores bytes known to hash to `id`: into the pack being written when there is one and they are small. */
+  storeSmall(bytes: Uint8Array, id: ObjectId): void {
+    if (this.packer && bytes.length <= PACK_OBJECT_MAX) {
+      if (!this.has(id)) this.packer.add(bytes, id);
+    } else {
+      this.storeHashed(bytes, id);
+    }
+  }
+
   /** Drops collected, unpublished objects (after a failure). */
   abortPacking(): void {
     this.packer?.abort();
@@ -245,11 +259,7 @@ export class LocalCache {
       const bytes = buf.subarray(0, first);
       const id = hashBytes(bytes);
       if (expectedId && id !== expectedId) throw mismatch(label, expectedId, id);
-      if (this.packer && first <= PACK_OBJECT_MAX) {
-        if (!this.has(id)) this.packer.add(bytes, id);
-      } else {
-        this.storeHashed(bytes, id);
-      }
+      this.storeSmall(bytes, id);
       return { id, size: first };
     }
     const hasher = createHasher();

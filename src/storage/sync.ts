@@ -220,6 +220,8 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
   summary.skipped = files.length - missing.length;
   const totalBytes = missing.reduce((s, n) => s + n.size, 0);
   let done = 0;
+  // Small downloads go into a pack (published below, also after a failure: they are verified).
+  cache.startPacking();
   try {
     await runPool(missing, opts.jobs, async (node) => {
       try {
@@ -235,9 +237,11 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
       opts.onProgress?.({ phase: 'fetch', done, total: missing.length, bytes: summary.transferredBytes, totalBytes });
     });
   } catch (err) {
+    publishPackAfterFailure(cache);
     if (err instanceof Fatal) throw remoteError(err.original, remote.label);
     throw err;
   }
+  cache.finishPacking();
   // Trees enter the cache bottom-up, only when everything below them is there.
   const stored = new Set<ObjectId>();
   for (const tree of treesBottomUp(graph)) {
@@ -261,6 +265,14 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
   // The trees on the way down to a requested part, so checkout can find that part.
   for (const t of graph.pathTrees) if (t.bytes && !cache.has(t.id)) cache.storeIncompleteTree(t.bytes, t.id);
   return summary;
+}
+
+function publishPackAfterFailure(cache: LocalCache): void {
+  try {
+    cache.finishPacking();
+  } catch {
+    cache.abortPacking();
+  }
 }
 
 function incompleteTreeBytes(cache: LocalCache, id: ObjectId): Buffer | undefined {

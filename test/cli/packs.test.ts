@@ -104,6 +104,34 @@ describe.sequential('packs in the daily loop', () => {
     git(path.dirname(repo), ['clone', '-q', repo, clone]);
     await run(clone, ['pull']);
     expect(lsTree(path.join(clone, 'data'))).toEqual(lsTree(path.join(repo, 'data')));
+    // The downloads went into packs too: the clone's cache holds a handful of files.
+    expect(packedObjects(clone).size).toBeGreaterThanOrEqual(FILES - 2 - 20);
+    expect(shardFiles(clone)).toBeLessThanOrEqual(2 + 10 + 1);
+    expect(expectCacheVerified(clone)).toBe(cacheIds(repo).length);
+  });
+
+  it('a damaged object on the remote fails only itself; the verified downloads around it are published', async () => {
+    const rel = 'data/d7/f70.bin';
+    const id = expected[rel]!;
+    const onRemote = path.join(remote, id.slice(0, 2), id.slice(2));
+    const good = fs.readFileSync(onRemote);
+    fs.chmodSync(onRemote, 0o644);
+    fs.writeFileSync(onRemote, Buffer.concat([Buffer.from([good[0]! ^ 1]), good.subarray(1)]));
+    try {
+      const clone = path.join(path.dirname(repo), `${path.basename(repo)}-clone2`);
+      git(path.dirname(repo), ['clone', '-q', repo, clone]);
+      const r = await mlvAsync(clone, ['fetch']);
+      expect(r.code, r.stderr).toBe(9);
+      expect(r.stderr).toContain(`failed: ${rel} (${id.slice(0, 12)})`);
+      const ids = new Set(cacheIds(clone));
+      expect(ids.has(id)).toBe(false);
+      for (const other of Object.values(expected)) if (other !== id) expect(ids.has(other)).toBe(true);
+      expect(expectCacheVerified(clone)).toBe(ids.size);
+      expect(cacheTemps(clone)).toEqual([]);
+    } finally {
+      fs.writeFileSync(onRemote, good);
+      fs.chmodSync(onRemote, 0o444);
+    }
   });
 
   it('gc removes superseded packed objects and keeps the rest of their packs readable', async () => {
