@@ -117,7 +117,8 @@ export class LocalCache {
   /** Stores bytes known to hash to `id`: into the pack being written when there is one and they are small. */
   storeSmall(bytes: Uint8Array, id: ObjectId): void {
     if (this.packer && bytes.length <= PACK_OBJECT_MAX) {
-      if (!this.has(id)) this.packer.add(bytes, id);
+      // The writer itself skips what it holds already.
+      if (!this.packs.find(id) && !fs.existsSync(this.objectPath(id))) this.packer.add(bytes, id);
     } else {
       this.storeHashed(bytes, id);
     }

@@ -15,11 +15,12 @@ import { crashPoint } from '../core/crash-points.js';
 import { wrapFsError } from '../core/errors.js';
 import { hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
+import { ENTRY_BYTES, PackEntries } from './pack-entries.js';
 
 export const PACK_MAGIC = Buffer.from('mlvpack1', 'latin1');
 export const INDEX_MAGIC = Buffer.from('mlvidx01', 'latin1');
 const INDEX_HEADER = 16; // magic, u32 count, u32 reserved
-const ENTRY = 44; // id (32), offset (u32 low, u32 high), size (u32)
+const ENTRY = ENTRY_BYTES; // id (32), offset (u32 low, u32 high), size (u32)
 const TRAILER = 32;
 /** Objects up to this size go into packs; larger ones stay one file each (creation is then cheap). */
 export const PACK_OBJECT_MAX = 256 << 10;
@@ -185,12 +186,11 @@ let writerCounter = 0;
  * there are PACK_MIN_OBJECTS of them, so a small add still makes plain files (see finish).
  */
 export class PackWriter {
-  private pending: Array<{ id: ObjectId; bytes: Buffer }> = [];
+  private pending: Array<{ id: ObjectId; key: Buffer; bytes: Buffer }> = [];
   private fd: number | undefined;
   private tempPath = '';
   private offset = 0;
-  private readonly entries: Array<{ id: ObjectId; offset: number; size: number }> = [];
-  private readonly ids = new Set<ObjectId>();
+  private readonly entries = new PackEntries();
   /** Names of the packs this writer published (or found published already, identical). */
   readonly publishedNames: string[] = [];
 
@@ -201,20 +201,21 @@ export class PackWriter {
     private readonly maxBytes = PACK_MAX_BYTES,
   ) {}
 
+  /** Whether `id` waits in the pack being written (not in one this writer published already). */
   holds(id: ObjectId): boolean {
-    return this.ids.has(id);
+    return this.holdsKey(Buffer.from(id, 'hex'));
   }
 
   add(bytes: Uint8Array, id: ObjectId): void {
-    if (this.ids.has(id)) return;
-    this.ids.add(id);
+    const key = Buffer.from(id, 'hex');
+    if (this.holdsKey(key)) return;
     if (this.fd === undefined && this.publishedNames.length === 0) {
-      this.pending.push({ id, bytes: Buffer.from(bytes) });
+      this.pending.push({ id, key, bytes: Buffer.from(bytes) });
       if (this.pending.length >= PACK_MIN_OBJECTS) this.open();
       return;
     }
     if (this.fd === undefined) this.open();
-    this.append(bytes, id);
+    this.append(bytes, key);
     if (this.offset >= this.maxBytes) this.publish();
   }
 
@@ -223,7 +224,6 @@ export class PackWriter {
     if (this.fd !== undefined) this.publish();
     for (const p of this.pending) this.storeLoose(p.bytes, p.id);
     this.pending = [];
-    this.ids.clear();
   }
 
   /** Drops an unpublished pack (after a failure). */
@@ -234,7 +234,12 @@ export class PackWriter {
       this.fd = undefined;
     }
     this.pending = [];
-    this.ids.clear();
+    this.entries.clear();
+  }
+
+  private holdsKey(key: Buffer): boolean {
+    if (this.pending.length > 0) return this.pending.some((p) => p.key.equals(key));
+    return this.entries.count > 0 && this.entries.has(key);
   }
 
   private open(): void {
@@ -249,37 +254,31 @@ export class PackWriter {
     this.offset = PACK_MAGIC.length;
     const pending = this.pending;
     this.pending = [];
-    for (const p of pending) this.append(p.bytes, p.id);
+    for (const p of pending) this.append(p.bytes, p.key);
   }
 
-  private append(bytes: Uint8Array, id: ObjectId): void {
+  private append(bytes: Uint8Array, key: Buffer): void {
     try {
       writeFully(this.fd!, bytes);
     } catch (err) {
       this.abort();
       return wrapFsError(err, 'write a pack in the cache');
     }
-    this.entries.push({ id, offset: this.offset, size: bytes.length });
+    this.entries.push(key, this.offset, bytes.length);
     this.offset += bytes.length;
   }
 
   private publish(): void {
     const fd = this.fd!;
     this.fd = undefined;
-    const entries = this.entries.splice(0).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const index = Buffer.alloc(INDEX_HEADER + entries.length * ENTRY + TRAILER);
+    const index = Buffer.alloc(INDEX_HEADER + this.entries.count * ENTRY + TRAILER);
     INDEX_MAGIC.copy(index, 0);
-    index.writeUInt32LE(entries.length, 8);
-    entries.forEach((e, i) => {
-      const at = INDEX_HEADER + i * ENTRY;
-      index.write(e.id, at, 'hex');
-      index.writeUInt32LE(e.offset % 2 ** 32, at + 32);
-      index.writeUInt32LE(Math.floor(e.offset / 2 ** 32), at + 36);
-      index.writeUInt32LE(e.size, at + 40);
-    });
-    const body = index.subarray(0, index.length - TRAILER);
-    index.write(hashBytes(body), index.length - TRAILER, 'hex');
-    const name = `pack-${hashBytes(body).slice(0, 32)}`;
+    index.writeUInt32LE(this.entries.count, 8);
+    this.entries.writeSorted(index, INDEX_HEADER);
+    this.entries.clear();
+    const digest = hashBytes(index.subarray(0, index.length - TRAILER));
+    index.write(digest, index.length - TRAILER, 'hex');
+    const name = `pack-${digest.slice(0, 32)}`;
     const packPath = path.join(this.dir, `${name}.pack`);
     const idxTemp = `${this.tempPath}.idx`;
     const idxPath = path.join(this.dir, `${name}.idx`);

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalCache } from '../../dist/storage/local-cache.js';
+import { PackEntries } from '../../dist/storage/pack-entries.js';
 import { PACK_MIN_OBJECTS, PACK_OBJECT_MAX, PackSet, PackWriter } from '../../dist/storage/packs.js';
 import { blake3Hex, pseudoRandomBytes } from '../helpers/assert.js';
 
@@ -205,5 +206,27 @@ describe('packs', () => {
     expect(counts.length).toBe(Math.ceil(300 / 65));
     expect(Math.min(...counts)).toBeGreaterThan(0);
     for (const [id, bytes] of objects) expect(set.read(set.find(id as never)!).equals(bytes)).toBe(true);
+  });
+
+  it('pack entries: membership through table growth, records sorted by id with their offsets and sizes', () => {
+    const entries = new PackEntries();
+    const ids = Array.from({ length: 5000 }, (_, i) => blake3Hex(Buffer.from(`entry ${i}`)));
+    ids.forEach((id, i) => {
+      expect(entries.has(Buffer.from(id, 'hex'))).toBe(false);
+      entries.push(Buffer.from(id, 'hex'), i * 2 ** 33 + 7, i);
+    });
+    for (const id of ids) expect(entries.has(Buffer.from(id, 'hex'))).toBe(true);
+    expect(entries.has(Buffer.from(blake3Hex(Buffer.from('absent')), 'hex'))).toBe(false);
+    const out = Buffer.alloc(10 + ids.length * 44);
+    entries.writeSorted(out, 10);
+    const byId = [...ids.keys()].sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
+    byId.forEach((i, k) => {
+      const at = 10 + k * 44;
+      expect(out.toString('hex', at, at + 32)).toBe(ids[i]);
+      expect(out.readUInt32LE(at + 32) + out.readUInt32LE(at + 36) * 2 ** 32).toBe(i * 2 ** 33 + 7);
+      expect(out.readUInt32LE(at + 40)).toBe(i);
+    });
+    entries.clear();
+    expect(entries.has(Buffer.from(ids[0]!, 'hex'))).toBe(false);
   });
 });
