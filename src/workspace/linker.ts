@@ -8,9 +8,8 @@ import * as path from 'node:path';
 import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
-import { ioBuffer, readUpTo, writeAll, type LocalCache } from '../storage/local-cache.js';
+import { hashFd, ioBuffer, readUpTo, writeAll, type LocalCache } from '../storage/local-cache.js';
 import type { LinkStrategy } from './config.js';
-import { hashFd } from './file-processor.js';
 import { crashPoint } from '../core/crash-points.js';
 
 /** Errors meaning "this file system cannot do that": fall back to the next strategy. */

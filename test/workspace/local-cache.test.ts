@@ -73,6 +73,24 @@ describe('LocalCache storage layout', () => {
     expect(fs.readFileSync(cache.objectPath(id)).equals(bytes)).toBe(true);
   });
 
+  it('a large file given with its size is copied by the kernel and the copy hashed: same id, same bytes, read-only, no temp left', () => {
+    const bytes = randomBytes(9 * 1024 * 1024 + 3);
+    const src = path.join(root, 'big.bin');
+    fs.writeFileSync(src, bytes);
+    const fd = fs.openSync(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const r = cache.putFd(fd, src, undefined, bytes.length);
+      expect(r).toEqual({ id: hashBytes(bytes), size: bytes.length });
+      expect(fs.readFileSync(cache.objectPath(r.id)).equals(bytes)).toBe(true);
+      expect(fs.statSync(cache.objectPath(r.id)).mode & 0o777).toBe(0o444);
+      expect(() => cache.putFd(fd, src, 'f'.repeat(64) as never, bytes.length)).toThrow(/expected content/);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(tempFiles()).toEqual([]);
+    expect(objects()).toEqual([`${hashBytes(bytes).slice(0, 2)}/${hashBytes(bytes).slice(2)}`]);
+  });
+
   it('stores empty content', () => {
     const id = cache.putFile(writeSource('empty', Buffer.alloc(0))).id;
     expect(id).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
