@@ -96,8 +96,8 @@ export async function openFile(opts: ReadOptions): Promise<Readable> {
     let body: Readable;
     let label = `${node.path} in the cache`;
     if (cache) {
-      const packed = cache.packed(node.id);
-      body = packed ? Readable.from([cache.readPacked(packed)]) : fs.createReadStream(cache.objectPath(node.id), { highWaterMark: 1 << 20 });
+      const packed = cache.packedOnly(node.id);
+      body = packed ? Readable.from([cache.readPacked(packed, node.id)]) : fs.createReadStream(cache.objectPath(node.id), { highWaterMark: 1 << 20 });
     } else {
       const remote = await access.remoteBody(node.id, node.path);
       body = Readable.from(remote.body);

@@ -108,8 +108,8 @@ export async function exportArchive(ctx: CommandContext, opts: ExportOptions): P
         const f = entries.get(e.path)!;
         const cache = access.cacheWith(f.id);
         if (!cache) throw new MlvError('MISSING_OBJECTS', `object ${f.id} (${f.path}) is not in the cache`);
-        const packed = cache.packed(f.id);
-        await tar.objectEntry(f.path, cache.objectPath(f.id), f.id, f.size, f.exec, packed && cache.readPacked(packed));
+        const packed = cache.packedOnly(f.id);
+        await tar.objectEntry(f.path, cache.objectPath(f.id), f.id, f.size, f.exec, packed && cache.readPacked(packed, f.id));
       }
       await tar.finish();
     } catch (err) {

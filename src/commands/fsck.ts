@@ -271,7 +271,7 @@ async function checkLocal(repo: Repo, ctx: CommandContext, jobs: number): Promis
       ...(moved ? { movedTo: path.relative(repo.root, moved).split(path.sep).join('/') } : {}),
     });
   }
-  if (damagedPacked.size > 0) cache.removePacked(damagedPacked);
+  if (damagedPacked.size > 0) cache.removePacked(damagedPacked, { onlyDamaged: true });
   for (const d of cache.packs.damaged) {
     side.unchecked.push({ reason: `pack index .mlv/cache/packs/${d.name}.idx is damaged (${d.reason}), so the objects it lists are not used: delete it and its .pack, then re-add or fetch what is missing` });
   }

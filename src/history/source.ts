@@ -63,7 +63,12 @@ export async function openSource(opts: SourceOptions): Promise<DataSource> {
     for (const c of cleanups.splice(0).reverse()) c();
   };
   try {
-    return await open(opts, cleanups, dispose);
+    const source = await open(opts, cleanups, dispose);
+    // Pack files read through these caches stay open until then (the API may run in a long-lived process).
+    cleanups.push(() => {
+      for (const c of source.caches) c.close();
+    });
+    return source;
   } catch (err) {
     dispose();
     throw err;

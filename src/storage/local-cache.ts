@@ -11,7 +11,7 @@ import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import { objectRelPath, type ObjectId } from '../core/id.js';
 import { crashPoint } from '../core/crash-points.js';
-import { PACK_OBJECT_MAX, PACK_TEMP_PREFIX, PackSet, PackWriter, packNames, type PackEntry, type PackIndex } from './packs.js';
+import { PACK_MAX_BYTES, PACK_OBJECT_MAX, PACK_TEMP_PREFIX, PackSet, PackWriter, packNames, type PackEntry, type PackIndex } from './packs.js';
 
 export const IO_BUFFER_SIZE = 4 << 20;
 const OBJECT_MODE = 0o444;
@@ -25,14 +25,6 @@ export function ioBuffer(): Buffer {
 
 let tmpCounter = 0;
 
-/** From this size, files are copied into the cache by the kernel and the copy hashed. */
-const KERNEL_COPY_MIN = 8 << 20;
-
-let procFdsPresent: boolean | undefined;
-/** Whether /proc/self/fd exists (Linux), through which an open file can be copied by the kernel. */
-function procFds(): boolean {
-  return (procFdsPresent ??= process.platform === 'linux' && fs.existsSync('/proc/self/fd'));
-}
 
 /**
  * Creates a new read-only temp file, and its folder when that is missing. A recursive mkdir reports
@@ -98,6 +90,11 @@ export class LocalCache {
     this.packs = new PackSet(path.join(dir, 'packs'));
   }
 
+  /** Closes the pack files this instance has open; they are opened again when needed. */
+  close(): void {
+    this.packs.refresh();
+  }
+
   get packsDir(): string {
     return this.packs.dir;
   }
@@ -142,6 +139,15 @@ export class LocalCache {
   /** Where a packed object is, or undefined when it is not in a pack. */
   packed(id: ObjectId): PackEntry | undefined {
     return this.packs.find(id);
+  }
+
+  /**
+   * Where a packed object is when it has no file of its own. Readers prefer the file: it is what
+   * links point at and what fsck checks.
+   */
+  packedOnly(id: ObjectId): PackEntry | undefined {
+    const e = this.packs.find(id);
+    return e && !fs.existsSync(this.objectPath(id)) ? e : undefined;
   }
 
   /** Size of an object in the cache proper, or undefined when it is not there. */
@@ -263,7 +269,6 @@ export class LocalCache {
   }
 
   putFd(srcFd: number, label: string, expectedId?: ObjectId, expectedSize?: number): { id: ObjectId; size: number } {
-    if (expectedSize !== undefined && expectedSize >= KERNEL_COPY_MIN && procFds()) return this.putByKernelCopy(srcFd, label, expectedId);
     const buf = ioBuffer();
     const first = readUpTo(srcFd, buf, 0, buf.length, expectedSize);
     if (first < buf.length || first === expectedSize) {
@@ -301,37 +306,6 @@ export class LocalCache {
   }
 
   /**
-   * Large files: the kernel copies the open file into a temp file (copy_file_range, reached
-   * through /proc/self/fd so that it is the file opened without following links), then the copy
-   * is hashed from the page cache; what is published is what was hashed. A 4 GiB file takes about
-   * a third of the time of reading and writing it through this process.
-   */
-  private putByKernelCopy(srcFd: number, label: string, expectedId?: ObjectId): { id: ObjectId; size: number } {
-    const tempPath = this.tempPath();
-    let hashed: { id: ObjectId; size: number };
-    try {
-      fs.mkdirSync(this.tmpDir, { recursive: true });
-      fs.copyFileSync(`/proc/self/fd/${srcFd}`, tempPath, fs.constants.COPYFILE_EXCL);
-      fs.chmodSync(tempPath, OBJECT_MODE);
-      const fd = fs.openSync(tempPath, 'r');
-      try {
-        hashed = hashFd(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    } catch (err) {
-      fs.rmSync(tempPath, { force: true });
-      return wrapFsError(err, `copy ${label} into the cache`);
-    }
-    if (expectedId && hashed.id !== expectedId) {
-      fs.rmSync(tempPath, { force: true });
-      throw mismatch(label, expectedId, hashed.id);
-    }
-    this.publish(tempPath, hashed.id);
-    return hashed;
-  }
-
-  /**
    * Trees fetched for a part of a folder (`mlv pull data/train`) whose other parts are not local.
    * They live beside the cache, not in it, so that a tree in the cache always means everything
    * below it is there too; checkout still finds its way down through them.
@@ -358,7 +332,7 @@ export class LocalCache {
    * MISSING_OBJECTS) when it does not hash to its id. Read-only objects can still be damaged.
    */
   verifyObject(id: ObjectId): void {
-    if (this.packs.find(id)) {
+    if (this.packedOnly(id)) {
       this.readVerified(id);
       return;
     }
@@ -396,9 +370,9 @@ export class LocalCache {
   /** Reads a (small) object and checks that it hashes to its id; `incomplete` trees count too. */
   readVerified(id: ObjectId, opts: { incomplete?: boolean } = {}): Buffer {
     let bytes: Buffer;
-    const packed = this.packs.find(id);
+    const packed = this.packedOnly(id);
     try {
-      bytes = packed ? this.readPacked(packed) : fs.readFileSync(this.objectPath(id));
+      bytes = packed ? this.readPacked(packed, id) : fs.readFileSync(this.objectPath(id));
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') return wrapFsError(err, 'read from the cache');
       try {
@@ -417,11 +391,27 @@ export class LocalCache {
     return bytes;
   }
 
-  /** The bytes of a packed object as stored (unverified). */
-  readPacked(e: PackEntry): Buffer {
+  /**
+   * The bytes of a packed object as stored (unverified). With its id, a pack that gc replaced
+   * since this process read the indexes is looked up again.
+   */
+  readPacked(e: PackEntry, id?: ObjectId): Buffer {
     try {
       return this.packs.read(e);
     } catch (err) {
+      if (errnoCode(err) === 'EPACKTRUNC') {
+        throw new MlvError('CORRUPT_OBJECT', `pack ${e.pack.name} is shorter than its index says`, { hint: 'run mlv fsck' });
+      }
+      if (id && errnoCode(err) === 'ENOENT') {
+        this.packs.refresh();
+        const again = this.packs.find(id);
+        if (again) return this.readPacked(again);
+        try {
+          return fs.readFileSync(this.objectPath(id));
+        } catch {
+          throw new MlvError('MISSING_OBJECTS', `object ${id} is not in the cache`);
+        }
+      }
       return wrapFsError(err, `read pack ${e.pack.name}`);
     }
   }
@@ -485,12 +475,12 @@ export class LocalCache {
    * new pack (verified first; a damaged object goes to corrupt/), which is published before the
    * old packs are deleted, index first. Returns the ids that were removed from at least one pack.
    */
-  removePacked(ids: ReadonlySet<ObjectId>): Set<ObjectId> {
+  removePacked(ids: ReadonlySet<ObjectId>, opts: { onlyDamaged?: boolean } = {}): Set<ObjectId> {
     const hit = this.packs.list().filter((p) => {
       for (let i = 0; i < p.count; i++) if (ids.has(p.idAt(i))) return true;
       return false;
     });
-    return this.rewritePacks(hit, ids);
+    return this.rewritePacks(hit, ids, opts.onlyDamaged ?? false);
   }
 
   /**
@@ -500,11 +490,15 @@ export class LocalCache {
   consolidatePacks(max: number): number {
     const all = this.packs.list();
     if (all.length <= max) return 0;
-    this.rewritePacks(all, new Set());
+    // Past 8 GiB of small objects a merge makes as many packs again: then it would only churn.
+    const bytes = all.reduce((sum, p) => sum + (fs.statSync(p.packPath, { throwIfNoEntry: false })?.size ?? 0), 0);
+    if (Math.ceil(bytes / PACK_MAX_BYTES) > max) return 0;
+    this.rewritePacks(all, new Set(), false);
     return all.length;
   }
 
-  private rewritePacks(hit: PackIndex[], ids: ReadonlySet<ObjectId>): Set<ObjectId> {
+  /** With `onlyDamaged`, a copy of an id in `ids` that still hashes right is kept (another copy was damaged). */
+  private rewritePacks(hit: PackIndex[], ids: ReadonlySet<ObjectId>, onlyDamaged: boolean): Set<ObjectId> {
     const removed = new Set<ObjectId>();
     if (hit.length === 0) return removed;
     const writer = new PackWriter(this.packs.dir, (bytes, id) => this.writeLoose(bytes, id), () => {});
@@ -512,12 +506,14 @@ export class LocalCache {
       for (const p of hit) {
         for (let i = 0; i < p.count; i++) {
           const id = p.idAt(i);
-          if (ids.has(id)) {
+          const drop = ids.has(id);
+          if (drop && !onlyDamaged) {
             removed.add(id);
             continue;
           }
           const bytes = this.readPacked(p.entryAt(i));
           if (hashBytes(bytes) === id) writer.add(bytes, id);
+          else if (drop) removed.add(id);
           else this.keepAside(id, bytes);
         }
       }

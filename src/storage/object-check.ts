@@ -110,9 +110,9 @@ export function peekLocal(file: string, cap = TREE_BYTES_CAP): { tree: boolean; 
 
 /** peekLocal for an object of the cache proper, packed or not. */
 export function peekCached(cache: LocalCache, id: ObjectId, cap = TREE_BYTES_CAP): { tree: boolean; bytes?: Buffer } | undefined {
-  const packed = cache.packed(id);
+  const packed = cache.packedOnly(id);
   if (!packed) return peekLocal(cache.objectPath(id), cap);
-  const bytes = cache.readPacked(packed);
+  const bytes = cache.readPacked(packed, id);
   if (bytes.length < TREE_MAGIC.length || !bytes.subarray(0, TREE_MAGIC.length).equals(TREE_MAGIC)) return { tree: false };
   return bytes.length > cap ? { tree: true } : { tree: true, bytes };
 }

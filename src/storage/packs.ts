@@ -27,7 +27,7 @@ export const PACK_OBJECT_MAX = 256 << 10;
 /** A writer with fewer objects than this at the end stores them as plain files (no tiny packs). */
 export const PACK_MIN_OBJECTS = 64;
 /** A pack is closed and a new one started past this size. */
-const PACK_MAX_BYTES = 256 << 20;
+export const PACK_MAX_BYTES = 256 << 20;
 
 export const PACK_TEMP_PREFIX = '.tmp-';
 

@@ -24,7 +24,10 @@ export interface TransferOptions {
   jobs: number;
   onProgress?: ProgressListener;
   retry?: RetryOptions;
-  /** Keep partial downloads of large objects for the next run (only under the repository lock). */
+  /**
+   * Keep partial downloads of large objects for the next run, and write small downloads into a
+   * pack (both only under the repository lock: gc and fsck may remove a pack without an index).
+   */
   resume?: boolean;
 }
 
@@ -162,7 +165,7 @@ export async function pushGraph(cache: LocalCache, remote: RemoteStore, graph: O
     await runPool(wrong, opts.jobs, async (node) => {
       try {
         const size = localSize.get(node.id)!;
-        const bytes = cache.packed(node.id) ? cache.readVerified(node.id) : undefined;
+        const bytes = cache.packedOnly(node.id) ? cache.readVerified(node.id) : undefined;
         await withRetries(() => remote.put(node.id, cache.objectPath(node.id), size, bytes), retry);
       } catch {
         // reported below from the second read-back
@@ -221,7 +224,8 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
   const totalBytes = missing.reduce((s, n) => s + n.size, 0);
   let done = 0;
   // Small downloads go into a pack (published below, also after a failure: they are verified).
-  cache.startPacking();
+  const packing = opts.resume !== false;
+  if (packing) cache.startPacking();
   try {
     await runPool(missing, opts.jobs, async (node) => {
       try {
@@ -237,11 +241,11 @@ export async function fetchGraph(cache: LocalCache, remote: RemoteStore, graph: 
       opts.onProgress?.({ phase: 'fetch', done, total: missing.length, bytes: summary.transferredBytes, totalBytes });
     });
   } catch (err) {
-    publishPackAfterFailure(cache);
+    if (packing) publishPackAfterFailure(cache);
     if (err instanceof Fatal) throw remoteError(err.original, remote.label);
     throw err;
   }
-  cache.finishPacking();
+  if (packing) cache.finishPacking();
   // Trees enter the cache bottom-up, only when everything below them is there.
   const stored = new Set<ObjectId>();
   for (const tree of treesBottomUp(graph)) {

@@ -46,7 +46,7 @@ export class Linker {
       // A hard or symbolic link shares the read-only object: it cannot carry its own exec bit.
       if (exec && (strategy === 'hardlink' || strategy === 'symlink')) continue;
       // A packed object (small by construction) is copied rather than taken out of its pack to be cloned.
-      if (strategy === 'reflink' && this.cache.packed(id)) continue;
+      if (strategy === 'reflink' && this.cache.packedOnly(id)) continue;
       try {
         this.make(strategy, id, temp, exec);
       } catch (err) {
@@ -128,9 +128,9 @@ export class Linker {
 
   /** Copies through the reused buffer, hashing as it goes; a mismatch keeps nothing. */
   private copyVerified(id: ObjectId, temp: string, mode: number): void {
-    const packed = this.cache.packed(id);
+    const packed = this.cache.packedOnly(id);
     if (packed) {
-      const bytes = this.cache.readPacked(packed);
+      const bytes = this.cache.readPacked(packed, id);
       const actual = hashBytes(bytes);
       if (actual !== id) throw corrupt(id, actual);
       const dst = fs.openSync(temp, 'wx', mode);

@@ -73,7 +73,7 @@ describe('LocalCache storage layout', () => {
     expect(fs.readFileSync(cache.objectPath(id)).equals(bytes)).toBe(true);
   });
 
-  it('a large file given with its size is copied by the kernel and the copy hashed: same id, same bytes, read-only, no temp left', () => {
+  it('a large file given with its size: same id, same bytes, read-only, no temp left; a wrong expected id keeps nothing', () => {
     const bytes = randomBytes(9 * 1024 * 1024 + 3);
     const src = path.join(root, 'big.bin');
     fs.writeFileSync(src, bytes);

@@ -173,8 +173,10 @@ describe('packs', () => {
     const cache = new LocalCache(cacheDir());
     const objects = ingest(cache, 100);
     cache.finishPacking();
-    // Rewritten once, the pack holds its objects in id order, as any merge writes them.
-    expect(new LocalCache(cacheDir()).consolidatePacks(0)).toBe(1);
+    // Rewritten once (one object removed), the pack holds its objects in id order, as any merge writes them.
+    const first = [...objects.keys()][0]!;
+    expect(new LocalCache(cacheDir()).removePacked(new Set([first]))).toEqual(new Set([first]));
+    objects.delete(first);
     const [idx, pack] = packFiles();
     const packs = path.join(cacheDir(), 'packs');
     // The same pack under a name that sorts first: merged, its entries and offsets come out as the original's.
@@ -228,5 +230,53 @@ describe('packs', () => {
     });
     entries.clear();
     expect(entries.has(Buffer.from(ids[0]!, 'hex'))).toBe(false);
+  });
+
+  it('an object both packed and a file of its own is read from the file, which is what gets verified', () => {
+    const cache = new LocalCache(cacheDir());
+    const objects = ingest(cache, 100);
+    cache.finishPacking();
+    const id = [...objects.keys()][5]!;
+    const file = new LocalCache(cacheDir()).loosePath(id);
+    fs.chmodSync(file, 0o644);
+    fs.writeFileSync(file, Buffer.concat([objects.get(id)!, Buffer.from('x')]));
+    const reader = new LocalCache(cacheDir());
+    expect(reader.packedOnly(id)).toBeUndefined();
+    expect(() => reader.verifyObject(id)).toThrow(/corrupt/);
+    expect(() => reader.readVerified(id)).toThrow(/corrupt/);
+  });
+
+  it('a reader whose pack was replaced by gc meanwhile finds the object in the new pack', () => {
+    const cache = new LocalCache(cacheDir());
+    const objects = ingest(cache, 100);
+    cache.finishPacking();
+    const ids = [...objects.keys()];
+    const reader = new LocalCache(cacheDir());
+    // Indexes read, pack not opened yet (an open pack would keep being readable after its deletion).
+    expect(reader.has(ids[0]!)).toBe(true);
+    new LocalCache(cacheDir()).removePacked(new Set([ids[1]!]));
+    for (const id of ids.slice(2)) expect(reader.readVerified(id).equals(objects.get(id)!)).toBe(true);
+    expect(() => reader.readVerified(ids[1]!)).toThrow(/not in the cache/);
+  });
+
+  it('fsck-style removal of a damaged copy keeps an intact copy of the same object in another pack', () => {
+    const cache = new LocalCache(cacheDir());
+    const objects = ingest(cache, 100);
+    cache.finishPacking();
+    const [idx, pack] = packFiles();
+    const packs = path.join(cacheDir(), 'packs');
+    const copy = 'pack-00000000000000000000000000000000';
+    fs.copyFileSync(path.join(packs, idx!), path.join(packs, `${copy}.idx`));
+    fs.copyFileSync(path.join(packs, pack!), path.join(packs, `${copy}.pack`));
+    const id = [...objects.keys()][7]!;
+    const e = new LocalCache(cacheDir()).packed(id)!;
+    expect(e.pack.name).toBe(copy);
+    fs.chmodSync(e.pack.packPath, 0o644);
+    const fd = fs.openSync(e.pack.packPath, 'r+');
+    fs.writeSync(fd, Buffer.from([objects.get(id)![0]! ^ 0xff]), 0, 1, e.offset);
+    fs.closeSync(fd);
+    expect(new LocalCache(cacheDir()).removePacked(new Set([id]), { onlyDamaged: true })).toEqual(new Set([id]));
+    const reader = new LocalCache(cacheDir());
+    for (const [other, bytes] of objects) expect(reader.readVerified(other).equals(bytes)).toBe(true);
   });
 });
