@@ -110,6 +110,18 @@ describe.sequential('packs in the daily loop', () => {
     expect(expectCacheVerified(clone)).toBe(cacheIds(repo).length);
   });
 
+  it('get, which runs without the repository lock, stores what it downloads as files of their own, never in a pack', async () => {
+    const clone = path.join(path.dirname(repo), `${path.basename(repo)}-clone-get`);
+    git(path.dirname(repo), ['clone', '-q', repo, clone]);
+    const out = path.join(clone, 'got');
+    await run(clone, ['get', 'data/d3', '-o', out]);
+    for (const [rel, id] of Object.entries(expected)) {
+      if (rel.startsWith('data/d3/')) expect(blake3Hex(fs.readFileSync(path.join(out, rel.slice('data/d3/'.length))))).toBe(id);
+    }
+    expect(packedObjects(clone).size).toBe(0);
+    expect(fs.existsSync(path.join(clone, '.mlv', 'cache', 'packs'))).toBe(false);
+  });
+
   it('a damaged object on the remote fails only itself; the verified downloads around it are published', async () => {
     const rel = 'data/d7/f70.bin';
     const id = expected[rel]!;
