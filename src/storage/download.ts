@@ -78,14 +78,12 @@ export async function downloadObject(cache: LocalCache, remote: RemoteStore, id:
   fs.closeSync(fd);
   if (written < expectedSize) {
     if (!resumable) fs.rmSync(partial, { force: true });
-    throw Object.assign(new Error(`download of ${id} from ${remote.label} stopped after ${written} of ${expectedSize} bytes`), { code: 'ECONNRESET' });
+    throw stoppedEarly(id, remote, written, expectedSize);
   }
   const actual = hasher.digest();
   if (written > expectedSize || actual !== id) {
     fs.rmSync(partial, { force: true });
-    throw new MlvError('CORRUPT_OBJECT', `object ${id} from ${remote.label} is corrupt (${written > expectedSize ? 'longer than expected' : `its content hashes to ${actual}`}); nothing was kept`, {
-      hint: 'run the command again; if it persists, the copy on the remote is damaged: push it again from a machine that has it',
-    });
+    throw corruptDownload(id, remote, written > expectedSize ? 'longer than expected' : `its content hashes to ${actual}`);
   }
   if (resumable) fs.chmodSync(partial, 0o444);
   cache.publish(partial, id);
@@ -106,13 +104,11 @@ async function downloadIntoPack(cache: LocalCache, remote: RemoteStore, id: Obje
     written += chunk.length;
   }
   if (written < expectedSize) {
-    throw Object.assign(new Error(`download of ${id} from ${remote.label} stopped after ${written} of ${expectedSize} bytes`), { code: 'ECONNRESET' });
+    throw stoppedEarly(id, remote, written, expectedSize);
   }
   const actual = written > expectedSize ? undefined : hasher.digest();
   if (actual !== id) {
-    throw new MlvError('CORRUPT_OBJECT', `object ${id} from ${remote.label} is corrupt (${actual === undefined ? 'longer than expected' : `its content hashes to ${actual}`}); nothing was kept`, {
-      hint: 'run the command again; if it persists, the copy on the remote is damaged: push it again from a machine that has it',
-    });
+    throw corruptDownload(id, remote, actual === undefined ? 'longer than expected' : `its content hashes to ${actual}`);
   }
   cache.storeSmall(bytes, id);
   return written;
@@ -175,4 +171,14 @@ export async function readRemoteObject(remote: RemoteStore, id: ObjectId, retry 
     if (actual !== id) throw new MlvError('CORRUPT_OBJECT', `tree ${id} from ${remote.label} is corrupt (its content hashes to ${actual}); nothing was kept`);
     return bytes;
   }, retry);
+}
+
+function stoppedEarly(id: ObjectId, remote: RemoteStore, written: number, expectedSize: number): Error {
+  return Object.assign(new Error(`download of ${id} from ${remote.label} stopped after ${written} of ${expectedSize} bytes`), { code: 'ECONNRESET' });
+}
+
+function corruptDownload(id: ObjectId, remote: RemoteStore, what: string): MlvError {
+  return new MlvError('CORRUPT_OBJECT', `object ${id} from ${remote.label} is corrupt (${what}); nothing was kept`, {
+    hint: 'run the command again; if it persists, the copy on the remote is damaged: push it again from a machine that has it',
+  });
 }

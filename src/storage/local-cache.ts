@@ -25,7 +25,6 @@ export function ioBuffer(): Buffer {
 
 let tmpCounter = 0;
 
-
 /**
  * Creates a new read-only temp file, and its folder when that is missing. A recursive mkdir reports
  * ENOENT on a read-only file system, so the folder is then created once more without it to get
@@ -535,16 +534,13 @@ export class LocalCache {
 
   /** Writes the bytes of a damaged packed object to corrupt/ (as moveAside does for a file). */
   keepAside(id: ObjectId, bytes: Uint8Array): string {
-    fs.mkdirSync(this.corruptDir, { recursive: true });
-    for (let n = 0; ; n++) {
-      const to = path.join(this.corruptDir, n === 0 ? id : `${id}.${n}`);
-      try {
-        fs.writeFileSync(to, bytes, { flag: 'wx', mode: OBJECT_MODE });
-        return to;
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') return wrapFsError(err, 'move a corrupt object aside');
-      }
+    const to = this.freeCorruptName(id);
+    try {
+      fs.writeFileSync(to, bytes, { flag: 'wx', mode: OBJECT_MODE });
+    } catch (err) {
+      return wrapFsError(err, 'move a corrupt object aside');
     }
+    return to;
   }
 
   /**
@@ -586,17 +582,22 @@ export class LocalCache {
    */
   moveAside(id: ObjectId, opts: { incomplete?: boolean } = {}): string | undefined {
     const from = opts.incomplete ? this.incompletePath(id) : this.objectPath(id);
+    const to = this.freeCorruptName(id);
+    try {
+      fs.renameSync(from, to);
+      return to;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      return wrapFsError(err, 'move a corrupt object aside');
+    }
+  }
+
+  /** `corrupt/<id>`, or `<id>.1`, `<id>.2`, ... when that name is taken (the folder is created). */
+  private freeCorruptName(id: ObjectId): string {
     fs.mkdirSync(this.corruptDir, { recursive: true });
     for (let n = 0; ; n++) {
       const to = path.join(this.corruptDir, n === 0 ? id : `${id}.${n}`);
-      if (fs.existsSync(to)) continue;
-      try {
-        fs.renameSync(from, to);
-        return to;
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return undefined;
-        return wrapFsError(err, 'move a corrupt object aside');
-      }
+      if (!fs.existsSync(to)) return to;
     }
   }
 
