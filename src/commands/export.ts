@@ -12,7 +12,7 @@ import { refuseInsideProject } from '../history/output-guard.js';
 import { expandNode, selectPath, type DataNode } from '../history/select.js';
 import { normaliseRepoPath, openSource } from '../history/source.js';
 import { TarWriter, type ArchiveSink } from '../history/tar-writer.js';
-import { writeAll } from '../storage/local-cache.js';
+import { writeAll } from '../storage/fd-io.js';
 import type { CommandContext } from './context.js';
 
 export const MANIFEST_NAME = '.mlv-export.json';

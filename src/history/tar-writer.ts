@@ -7,7 +7,8 @@ import tar from 'tar-stream';
 import { MlvError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
-import { ioBuffer, readUpTo } from '../storage/local-cache.js';
+import { readUpTo } from '../storage/fd-io.js';
+import { ioBuffer } from '../storage/local-cache.js';
 
 /** Where the archive goes: a file descriptor wrapper, or a Node Writable such as stdout. */
 export interface ArchiveSink {

@@ -11,6 +11,8 @@ import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import { objectRelPath, type ObjectId } from '../core/id.js';
 import { crashPoint } from '../core/crash-points.js';
+import { readUpTo, writeAll } from './fd-io.js';
+import { KernelCopy } from './kernel-copy.js';
 import { PACK_MAX_BYTES, PACK_OBJECT_MAX, PACK_TEMP_PREFIX, PackSet, PackWriter, packNames, type PackEntry, type PackIndex } from './packs.js';
 
 export const IO_BUFFER_SIZE = 4 << 20;
@@ -24,6 +26,9 @@ export function ioBuffer(): Buffer {
 }
 
 let tmpCounter = 0;
+
+/** From this size, files are copied into the cache by the kernel and the copy hashed. */
+const KERNEL_COPY_MIN = 8 << 20;
 
 /**
  * Creates a new read-only temp file, and its folder when that is missing. A recursive mkdir reports
@@ -268,6 +273,10 @@ export class LocalCache {
   }
 
   putFd(srcFd: number, label: string, expectedId?: ObjectId, expectedSize?: number): { id: ObjectId; size: number } {
+    if (expectedSize !== undefined && expectedSize >= KERNEL_COPY_MIN) {
+      const copied = this.putByKernelCopy(srcFd, label, expectedId);
+      if (copied) return copied;
+    }
     const buf = ioBuffer();
     const first = readUpTo(srcFd, buf, 0, buf.length, expectedSize);
     if (first < buf.length || first === expectedSize) {
@@ -302,6 +311,40 @@ export class LocalCache {
     }
     this.publish(tempPath, id);
     return { id, size };
+  }
+
+  /**
+   * Large files: the kernel copies the open file into a temp file while this thread hashes the
+   * copy as it grows (from the page cache); what is published is what was hashed, whatever
+   * happened to the source meanwhile. A 4 GiB file takes about a third of the time of reading and
+   * writing it through this process. Undefined when the kernel copy is not available or fails (the
+   * caller then copies the file itself, and reports the real error if there is one).
+   */
+  private putByKernelCopy(srcFd: number, label: string, expectedId?: ObjectId): { id: ObjectId; size: number } | undefined {
+    const tempPath = this.tempPath();
+    let readFd: number | undefined;
+    let copy: KernelCopy | undefined;
+    let hashed: { id: ObjectId; size: number } | undefined;
+    try {
+      fs.mkdirSync(this.tmpDir, { recursive: true });
+      readFd = fs.openSync(tempPath, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      copy = KernelCopy.start(srcFd, tempPath);
+      if (copy) hashed = hashGrowingCopy(readFd, copy);
+      if (hashed) fs.chmodSync(tempPath, OBJECT_MODE);
+    } catch (err) {
+      fs.rmSync(tempPath, { force: true });
+      return wrapFsError(err, `copy ${label} into the cache`);
+    } finally {
+      if (readFd !== undefined) fs.closeSync(readFd);
+      copy?.dispose();
+    }
+    if (!hashed || (expectedId && hashed.id !== expectedId)) {
+      fs.rmSync(tempPath, { force: true });
+      if (hashed) throw mismatch(label, expectedId!, hashed.id);
+      return undefined;
+    }
+    this.publish(tempPath, hashed.id);
+    return hashed;
   }
 
   /**
@@ -719,26 +762,35 @@ export function hashFd(fd: number, expectedSize?: number): { id: ObjectId; size:
   return { id: hasher.digest(), size };
 }
 
+/**
+ * Hashes the file a kernel copy is writing, following it as it grows; undefined when the copy
+ * failed. Reads never pass the file's size, and the copy only appends, so the bytes hashed are
+ * the bytes the copy holds; a copy whose final size differs from what was read is hashed again.
+ */
+function hashGrowingCopy(fd: number, copy: KernelCopy): { id: ObjectId; size: number } | undefined {
+  const buf = ioBuffer();
+  const hasher = createHasher();
+  let pos = 0;
+  let finished = false;
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, pos);
+    if (n > 0) {
+      hasher.update(buf.subarray(0, n));
+      pos += n;
+      continue;
+    }
+    if (finished) break;
+    const state = copy.state();
+    if (state === 'failed') return undefined;
+    // Done: one more pass reads what was written between the last read and the end of the copy.
+    if (state === 'done') finished = true;
+    else copy.pause();
+  }
+  if (fs.fstatSync(fd).size !== pos) return hashFd(fd);
+  return { id: hasher.digest(), size: pos };
+}
+
 export function openNoFollow(p: string): number {
   return fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
 }
 
-/**
- * Reads until `length` bytes or end of file. With `expected` (the size fstat/lstat reported), stops
- * once that many bytes are in, saving the extra read() that would only confirm end of file.
- */
-export function readUpTo(fd: number, buf: Buffer, offset: number, length: number, expected?: number): number {
-  let total = 0;
-  while (total < length) {
-    const n = fs.readSync(fd, buf, offset + total, length - total, null);
-    if (n === 0) break;
-    total += n;
-    if (expected !== undefined && total === expected) break;
-  }
-  return total;
-}
-
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-}

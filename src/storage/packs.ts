@@ -15,6 +15,7 @@ import { crashPoint } from '../core/crash-points.js';
 import { wrapFsError } from '../core/errors.js';
 import { hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
+import { writeAll } from './fd-io.js';
 import { ENTRY_BYTES, PackEntries } from './pack-entries.js';
 
 export const PACK_MAGIC = Buffer.from('mlvpack1', 'latin1');
@@ -64,8 +65,13 @@ export class PackIndex {
     let bytes: Buffer;
     let mtimeMs: number;
     try {
-      bytes = fs.readFileSync(idxPath);
-      mtimeMs = fs.statSync(idxPath).mtimeMs;
+      const fd = fs.openSync(idxPath, 'r');
+      try {
+        mtimeMs = fs.fstatSync(fd).mtimeMs;
+        bytes = fs.readFileSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (err) {
       return wrapFsError(err, 'read a pack index');
     }
@@ -110,6 +116,13 @@ function indexProblem(bytes: Buffer): string | undefined {
   return undefined;
 }
 
+const scratchKey = Buffer.alloc(32);
+/** `id` as bytes in a buffer reused by every lookup (lookups run on every file of a repeated add). */
+function lookupKey(id: ObjectId): Buffer {
+  scratchKey.write(id, 'hex');
+  return scratchKey;
+}
+
 /** Every published index in `dir`, read once per process and refreshed on request. */
 export class PackSet {
   private indexes: PackIndex[] | undefined;
@@ -141,7 +154,7 @@ export class PackSet {
   find(id: ObjectId): PackEntry | undefined {
     const list = this.list();
     if (list.length === 0) return undefined;
-    const key = Buffer.from(id, 'hex');
+    const key = lookupKey(id);
     for (const p of list) {
       const i = p.search(key);
       if (i >= 0) return p.entryAt(i);
@@ -203,7 +216,7 @@ export class PackWriter {
 
   /** Whether `id` waits in the pack being written (not in one this writer published already). */
   holds(id: ObjectId): boolean {
-    return this.holdsKey(Buffer.from(id, 'hex'));
+    return this.holdsKey(lookupKey(id));
   }
 
   add(bytes: Uint8Array, id: ObjectId): void {
@@ -247,7 +260,7 @@ export class PackWriter {
     this.tempPath = path.join(this.dir, `${PACK_TEMP_PREFIX}${process.pid}-${threadId}-${(writerCounter++).toString(36)}`);
     try {
       this.fd = fs.openSync(this.tempPath, 'wx', 0o444);
-      writeFully(this.fd, PACK_MAGIC);
+      writeAll(this.fd, PACK_MAGIC);
     } catch (err) {
       return wrapFsError(err, 'create a pack in the cache');
     }
@@ -259,7 +272,7 @@ export class PackWriter {
 
   private append(bytes: Uint8Array, key: Buffer): void {
     try {
-      writeFully(this.fd!, bytes);
+      writeAll(this.fd!, bytes);
     } catch (err) {
       this.abort();
       return wrapFsError(err, 'write a pack in the cache');
@@ -304,9 +317,4 @@ export class PackWriter {
     }
     this.published(new PackIndex(name, packPath, index, Date.now()));
   }
-}
-
-function writeFully(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
 }

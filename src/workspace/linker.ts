@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
-import { hashFd, ioBuffer, readUpTo, writeAll, type LocalCache } from '../storage/local-cache.js';
+import { readUpTo, writeAll } from '../storage/fd-io.js';
+import { hashFd, ioBuffer, type LocalCache } from '../storage/local-cache.js';
 import type { LinkStrategy } from './config.js';
 import { crashPoint } from '../core/crash-points.js';
 

@@ -329,6 +329,18 @@ describe.concurrent('mlv add', () => {
     expect((await mlvJsonAsync(repo, ['status'])).json.clean).toBe(true);
   });
 
+  it('without cp on the PATH, a large file is copied through mlv itself, byte for byte', async () => {
+    const repo = await initRepoAsync();
+    const bytes = pseudoRandomBytes(9 * 1024 * 1024 + 7, 8);
+    write(repo, 'big.bin', bytes);
+    await settle();
+    const { code, json } = await mlvJsonAsync(repo, ['add', 'big.bin'], { PATH: tempDir('mlv-empty-path-') });
+    expect(code).toBe(0);
+    expect(json.targets[0]).toMatchObject({ size: bytes.length, id: blake3Hex(bytes) });
+    expect(fs.readFileSync(objectPath(repo, json.targets[0].id)).equals(bytes)).toBe(true);
+    expect(fs.readdirSync(path.join(repo, '.mlv', 'cache', 'tmp'))).toEqual([]);
+  });
+
   describe('refusals change nothing', () => {
     /** Runs a refused add and checks the exit code, the one-line error, and that nothing changed. */
     async function refused(repo: string, args: string[], code: number, message?: RegExp, cwd = repo): Promise<void> {

@@ -152,6 +152,28 @@ describe.concurrent('disk full (group 13)', () => {
     }
   });
 
+  it('during add of a large file (copied by the kernel; 12 MiB, the cache on a 4 MiB tmpfs): exit 8 with one line, nothing partial kept; the rerun succeeds', async (ctx) => {
+    const repo = await newRepo('mlv-disk-large-');
+    const bytes = pseudoRandomBytes(12 * MiB, 9);
+    write(repo, 'model.bin', bytes);
+    const cache = path.join(repo, '.mlv', 'cache');
+    mountTmpfs(ctx, cache, 4);
+    try {
+      const before = workspace(repo);
+      const r = await mlvAsync(repo, ['add', 'model.bin']);
+      expectCleanError(r, 8, /^error: no space left on device while trying to .*cache/);
+      expect(workspace(repo)).toEqual(before);
+      expect(cacheIds(repo)).toEqual([]);
+      expect(cacheTemps(repo), 'neither the copy nor its status file is left').toEqual([]);
+      growTmpfs(cache, 64);
+      expectOk(await mlvAsync(repo, ['add', 'model.bin']));
+      expect(expectCacheVerified(repo)).toEqual([blake3Hex(bytes)]);
+      expect(cacheTemps(repo)).toEqual([]);
+    } finally {
+      unmount(cache);
+    }
+  });
+
   it('during add on hashing worker threads (1,200 files, the cache on a 3 MiB tmpfs): exit 8 with one line, nothing partial published; the rerun succeeds', async (ctx) => {
     const repo = await newRepo('mlv-disk-workers-');
     // 3.9 MB: more than the tmpfs holds even when packed.
@@ -273,6 +295,20 @@ describe.concurrent('a file-size limit (ulimit -f: EFBIG)', () => {
     expect(cacheTemps(repo)).toEqual([]);
     expectOk(await mlvAsync(repo, ['add', 'data']));
     expect((await mlvJsonAsync(repo, ['status'])).json.clean).toBe(true);
+  });
+
+  it('during add of a large file (copied by the kernel): exit 8 "file too large", nothing partial kept; without the limit the rerun succeeds', async () => {
+    const repo = await newRepo('mlv-disk-efbig-large-');
+    const bytes = pseudoRandomBytes(12 * MiB, 10);
+    write(repo, 'model.bin', bytes);
+    const before = workspace(repo);
+    const r = await mlvLimited(repo, ['add', 'model.bin'], 8192); // 4 or 8 MiB
+    expectCleanError(r, 8, /^error: file too large for this file system while trying to .*cache/);
+    expect(workspace(repo)).toEqual(before);
+    expect(cacheIds(repo)).toEqual([]);
+    expect(cacheTemps(repo)).toEqual([]);
+    expectOk(await mlvAsync(repo, ['add', 'model.bin']));
+    expect(expectCacheVerified(repo)).toEqual([blake3Hex(bytes)]);
   });
 
   async function efbigPullWorld(): Promise<{ src: string; clone: string }> {

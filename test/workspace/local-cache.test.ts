@@ -91,6 +91,32 @@ describe('LocalCache storage layout', () => {
     expect(objects()).toEqual([`${hashBytes(bytes).slice(0, 2)}/${hashBytes(bytes).slice(2)}`]);
   });
 
+  it('a large file cut short while it is copied: the copy ends, and what is kept is what was hashed', () => {
+    const full = 192 * 1024 * 1024;
+    const src = path.join(root, 'shrinking.bin');
+    const chunk = randomBytes(1024 * 1024);
+    const out = fs.openSync(src, 'w');
+    for (let i = 0; i < full / chunk.length; i++) fs.writeSync(out, chunk);
+    fs.closeSync(out);
+    const fd = fs.openSync(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // Another process cuts the file while this thread is inside the copy (Node's own copyFile
+    // never returned in this case).
+    const cutter = spawn('sh', ['-c', `sleep 0.03; truncate -s 5000000 '${src}'`], { stdio: 'ignore' });
+    try {
+      const r = cache.putFd(fd, src, undefined, full);
+      expect(r.size).toBeGreaterThanOrEqual(5_000_000);
+      expect(r.size).toBeLessThanOrEqual(full);
+      const kept = fs.readFileSync(cache.objectPath(r.id));
+      expect(kept.length).toBe(r.size);
+      expect(hashBytes(kept)).toBe(r.id);
+      expect(kept.subarray(0, chunk.length).equals(chunk)).toBe(true);
+    } finally {
+      fs.closeSync(fd);
+      cutter.kill();
+    }
+    expect(tempFiles()).toEqual([]);
+  }, 60_000);
+
   it('stores empty content', () => {
     const id = cache.putFile(writeSource('empty', Buffer.alloc(0))).id;
     expect(id).toBe('af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
