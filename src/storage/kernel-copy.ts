@@ -24,23 +24,21 @@ function sleep(ms: number): void {
 export type CopyState = 'running' | 'done' | 'failed';
 
 export class KernelCopy {
-  private readonly statusPath: string;
   private lastLiveCheck = Date.now();
 
   private constructor(
-    readonly dest: string,
     private readonly pid: number,
-  ) {
-    this.statusPath = `${dest}.status`;
-  }
+    private readonly statusPath: string,
+  ) {}
 
   /**
-   * Starts copying `srcFd` into `dest`, a file the caller created (empty, writable). Undefined when
-   * the copy cannot start here (no /bin/sh): the caller then copies through its own buffer.
+   * Starts copying `srcFd` into `dest`, a file the caller created (empty, writable); cp's exit
+   * status goes to the new file `statusPath`. Undefined when the copy cannot start here (no
+   * /bin/sh): the caller then copies through its own buffer.
    */
-  static start(srcFd: number, dest: string): KernelCopy | undefined {
+  static start(srcFd: number, dest: string, statusPath: string): KernelCopy | undefined {
     if (unavailable) return undefined;
-    const child = spawn('/bin/sh', ['-c', 'cp --reflink=auto -- /dev/stdin "$1"; echo $? > "$2"', 'sh', dest, `${dest}.status`], {
+    const child = spawn('/bin/sh', ['-c', 'cp --reflink=auto -- /dev/stdin "$1"; echo $? > "$2"', 'sh', dest, statusPath], {
       stdio: [srcFd, 'ignore', 'ignore'],
     });
     child.on('error', () => {});
@@ -49,7 +47,7 @@ export class KernelCopy {
       return undefined;
     }
     child.unref();
-    return new KernelCopy(dest, child.pid);
+    return new KernelCopy(child.pid, statusPath);
   }
 
   /** Whether the copy has finished (with cp's success) or failed; never blocks. */

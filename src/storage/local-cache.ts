@@ -314,36 +314,57 @@ export class LocalCache {
   }
 
   /**
-   * Large files: the kernel copies the open file into a temp file while this thread hashes the
-   * copy as it grows (from the page cache); what is published is what was hashed, whatever
-   * happened to the source meanwhile. A 4 GiB file takes about a third of the time of reading and
-   * writing it through this process. Undefined when the kernel copy is not available or fails (the
-   * caller then copies the file itself, and reports the real error if there is one).
+   * Large files: copied by the kernel and hashed as the copy grows (copyHashed); undefined when the
+   * kernel copy is not available or fails (the caller then copies the file itself, and reports the
+   * real error if there is one).
    */
   private putByKernelCopy(srcFd: number, label: string, expectedId?: ObjectId): { id: ObjectId; size: number } | undefined {
     const tempPath = this.tempPath();
+    let hashed: { id: ObjectId; size: number } | undefined;
+    try {
+      hashed = this.copyHashed(srcFd, tempPath, OBJECT_MODE);
+    } catch (err) {
+      return wrapFsError(err, `copy ${label} into the cache`);
+    }
+    if (!hashed) return undefined;
+    if (expectedId && hashed.id !== expectedId) {
+      fs.rmSync(tempPath, { force: true });
+      throw mismatch(label, expectedId, hashed.id);
+    }
+    this.publish(tempPath, hashed.id);
+    return hashed;
+  }
+
+  /**
+   * Copies the open file `srcFd` into the new file `dest` by the kernel while this thread hashes
+   * the copy as it grows (from the page cache), so copying and hashing overlap; the id returned is
+   * that of the bytes in `dest`, whatever happened to the source meanwhile. A 4 GiB file takes
+   * about a third of the time of reading and writing it through this process. Undefined, with
+   * `dest` removed, when the kernel copy is not available or fails; on an error `dest` is removed.
+   */
+  copyHashed(srcFd: number, dest: string, mode: number): { id: ObjectId; size: number } | undefined {
     let readFd: number | undefined;
     let copy: KernelCopy | undefined;
     let hashed: { id: ObjectId; size: number } | undefined;
     try {
+      // cp's status file goes to the cache's temp folder, where leftovers of killed runs are found.
       fs.mkdirSync(this.tmpDir, { recursive: true });
-      readFd = fs.openSync(tempPath, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-      copy = KernelCopy.start(srcFd, tempPath);
+    } catch {
+      return undefined;
+    }
+    try {
+      readFd = fs.openSync(dest, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      copy = KernelCopy.start(srcFd, dest, this.tempPath());
       if (copy) hashed = hashGrowingCopy(readFd, copy);
-      if (hashed) fs.chmodSync(tempPath, OBJECT_MODE);
+      if (hashed) fs.chmodSync(dest, mode);
     } catch (err) {
-      fs.rmSync(tempPath, { force: true });
-      return wrapFsError(err, `copy ${label} into the cache`);
+      if (readFd !== undefined) fs.rmSync(dest, { force: true });
+      throw err;
     } finally {
       if (readFd !== undefined) fs.closeSync(readFd);
       copy?.dispose();
     }
-    if (!hashed || (expectedId && hashed.id !== expectedId)) {
-      fs.rmSync(tempPath, { force: true });
-      if (hashed) throw mismatch(label, expectedId!, hashed.id);
-      return undefined;
-    }
-    this.publish(tempPath, hashed.id);
+    if (!hashed) fs.rmSync(dest, { force: true });
     return hashed;
   }
 

@@ -483,6 +483,12 @@ describe.concurrent('mlv checkout', () => {
     expect(r.code, r.stdout + r.stderr).toBe(6);
     expect(r.stderr).toContain('corrupt in the cache, not written: model.bin');
     expect(fs.readdirSync(repo).filter((n) => n.startsWith('model.bin') || n.startsWith('.mlv-tmp'))).toEqual(['model.bin.mlv']);
+    // Without cp on the PATH the object is copied through mlv's buffer: the same check holds.
+    const noCp = { PATH: tempDir('mlv-empty-path-') };
+    const r2 = await mlvAsync(repo, ['checkout'], noCp);
+    expect(r2.code, r2.stdout + r2.stderr).toBe(6);
+    expect(fs.readdirSync(repo).filter((n) => n.startsWith('model.bin') || n.startsWith('.mlv-tmp'))).toEqual(['model.bin.mlv']);
+    expect(fs.readdirSync(path.join(repo, '.mlv', 'cache', 'tmp')), 'no copy or status file left').toEqual([]);
   });
 
   it('a corrupt tree object: exit 6 with a one-line error, nothing touched', async () => {
