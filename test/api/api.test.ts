@@ -127,3 +127,40 @@ describe('programmatic API', () => {
     await expect(api.readFile({ cwd: repo, path: 'data/none.txt' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
+
+describe('a long-lived process reading packed files', () => {
+  /** The pack files this process holds open. */
+  function openPacks(): string[] {
+    const out: string[] = [];
+    for (const fd of fs.readdirSync('/proc/self/fd')) {
+      try {
+        const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+        if (target.endsWith('.pack')) out.push(target);
+      } catch {
+        // closed between the listing and the readlink
+      }
+    }
+    return out;
+  }
+
+  it.runIf(process.platform === 'linux')('holds no pack file open once a read, a stream or a listing is done', async () => {
+    const packed = initRepo();
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 100; i++) files.set(`data/${i}.txt`, Buffer.from(`packed file ${i}\n`));
+    for (const [rel, bytes] of files) write(packed, rel, bytes);
+    expectOk(mlv(packed, ['add', 'data']));
+    git(packed, ['add', '-A']);
+    git(packed, ['commit', '-qm', 'packed']);
+    expect(fs.readdirSync(path.join(packed, '.mlv', 'cache', 'packs')).filter((n) => n.endsWith('.pack')).length, 'the files went into a pack').toBe(1);
+    const before = openPacks();
+    for (const [rel, bytes] of [...files].slice(0, 5)) {
+      expect((await api.readFile({ cwd: packed, path: rel })).equals(bytes)).toBe(true);
+      expect(openPacks()).toEqual(before);
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of await api.openFile({ cwd: packed, path: 'data/7.txt' })) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(files.get('data/7.txt')!)).toBe(true);
+    expect((await api.listFiles({ cwd: packed, path: 'data' })).length).toBe(100);
+    expect(openPacks()).toEqual(before);
+  });
+});
