@@ -1,99 +1,124 @@
 /**
- * Copies an open file by the kernel: coreutils `cp` reads the descriptor as its stdin, so the file
- * copied is the one opened (without following links), and cp copies it with copy_file_range, or
+ * Copies an open file by the kernel: GNU cp reopens the descriptor through /dev/stdin, so the file
+ * copied is the one opened (without following links), and copies it with copy_file_range, or
  * shares its blocks where the file system can (--reflink=auto). The caller hashes the copy while
  * it grows, so copying and hashing overlap on two cores.
  *
  * Node's own copyFile is not used: libuv's copy loop never ends when the source shrinks during
  * the copy, and add reads files that other programs may be rewriting; cp stops at the end it
- * finds. A shell around cp writes its exit status to a file, which a thread busy in synchronous
- * code can poll (a child's exit event needs the event loop). Linux only: there /dev/stdin of a
- * regular file reopens that file.
+ * finds. The caller is synchronous (a hashing thread), so it cannot hear of the child's exit from
+ * the event loop; it reads the child's state from /proc instead: the child stays a zombie, with
+ * its exit status, until this thread's event loop runs again, so its pid cannot be reused.
+ *
+ * Linux only. MLV_KERNEL_COPY=0 turns it off (every large file is then read and written by mlv).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
-let unavailable = process.platform !== 'linux' || !fs.existsSync('/bin/sh');
+/** From this size, files are copied by the kernel (a smaller copy costs less than starting cp). */
+export const KERNEL_COPY_MIN = 8 << 20;
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-/** Blocks this thread for `ms` (Atomics.wait is allowed on Node's main thread too). */
-function sleep(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
+/** Copies finished by cp in this thread (tests use it to tell which path ran). */
+export let kernelCopies = 0;
+
+let gnuCp: string | null | undefined;
+
+/**
+ * GNU cp's absolute path, looked up once per thread, or null. Only the first cp on the PATH is
+ * considered (the one the user's shell runs), and only GNU's, whose copy writes the file in order
+ * and never rewrites what it wrote; an empty or relative PATH entry would find a cp in the current
+ * folder, so those are skipped.
+ */
+function findGnuCp(): string | null {
+  if (gnuCp !== undefined) return gnuCp;
+  gnuCp = null;
+  if (process.platform !== 'linux' || process.env['MLV_KERNEL_COPY'] === '0' || !fs.existsSync('/proc/self/stat')) return gnuCp;
+  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
+    if (!path.isAbsolute(dir)) continue;
+    const candidate = path.join(dir, 'cp');
+    if (!fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
+    const version = spawnSync(candidate, ['--version'], { cwd: '/', encoding: 'utf8', timeout: 10_000 });
+    if (version.status === 0 && /\(GNU coreutils\)/.test(version.stdout)) gnuCp = candidate;
+    break;
+  }
+  return gnuCp;
+}
+
+/** Whether large files can be copied by the kernel here. */
+export function kernelCopyAvailable(): boolean {
+  return findGnuCp() !== null;
 }
 
 export type CopyState = 'running' | 'done' | 'failed';
 
-export class KernelCopy {
-  private lastLiveCheck = Date.now();
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-  private constructor(
-    private readonly pid: number,
-    private readonly statusPath: string,
-  ) {}
+export class KernelCopy {
+  private finished: CopyState | undefined;
+
+  private constructor(private readonly pid: number) {}
 
   /**
-   * Starts copying `srcFd` into `dest`, a file the caller created (empty, writable); cp's exit
-   * status goes to the new file `statusPath`. Undefined when the copy cannot start here (no
-   * /bin/sh): the caller then copies through its own buffer.
+   * Starts copying `srcFd` into `dest`, a file the caller created (empty, writable). Undefined when
+   * the copy cannot start: the caller then copies through its own buffer.
    */
-  static start(srcFd: number, dest: string, statusPath: string): KernelCopy | undefined {
-    if (unavailable) return undefined;
-    const child = spawn('/bin/sh', ['-c', 'cp --reflink=auto -- /dev/stdin "$1"; echo $? > "$2"', 'sh', dest, statusPath], {
-      stdio: [srcFd, 'ignore', 'ignore'],
-    });
-    child.on('error', () => {});
-    if (child.pid === undefined) {
-      unavailable = true;
+  static start(srcFd: number, dest: string): KernelCopy | undefined {
+    const cp = findGnuCp();
+    if (!cp) return undefined;
+    let pid: number | undefined;
+    try {
+      const child = spawn(cp, ['--reflink=auto', '--', '/dev/stdin', dest], { cwd: '/', stdio: [srcFd, 'ignore', 'ignore'] });
+      child.on('error', () => {});
+      child.unref();
+      pid = child.pid;
+    } catch {
       return undefined;
     }
-    child.unref();
-    return new KernelCopy(child.pid, statusPath);
+    return pid === undefined ? undefined : new KernelCopy(pid);
   }
 
-  /** Whether the copy has finished (with cp's success) or failed; never blocks. */
+  /** Whether cp still runs, has finished with success, or failed (or cannot be told); never blocks. */
   state(): CopyState {
-    let status: string;
-    try {
-      status = fs.readFileSync(this.statusPath, 'utf8');
-    } catch {
-      status = '';
-    }
-    if (status.endsWith('\n')) return status === '0\n' ? 'done' : 'failed';
-    // No status yet: a shell killed before writing one would leave the caller waiting forever.
-    if (Date.now() - this.lastLiveCheck > 200) {
-      this.lastLiveCheck = Date.now();
-      if (!processLive(this.pid)) return this.statusWritten() ? this.state() : 'failed';
-    }
-    return 'running';
+    if (this.finished) return this.finished;
+    const exit = exitStatus(this.pid);
+    if (exit === undefined) return 'running';
+    this.finished = exit === 0 ? 'done' : 'failed';
+    if (this.finished === 'done') kernelCopies++;
+    return this.finished;
   }
 
-  private statusWritten(): boolean {
-    try {
-      return fs.readFileSync(this.statusPath, 'utf8').endsWith('\n');
-    } catch {
-      return false;
-    }
-  }
-
-  /** Waits a moment for the copy to grow. */
+  /** Waits a millisecond for the copy to grow (Atomics.wait is allowed on Node's main thread too). */
   pause(): void {
-    sleep(1);
+    Atomics.wait(sleeper, 0, 0, 1);
   }
 
-  /** Removes the status file (the copy itself belongs to the caller). */
-  dispose(): void {
-    fs.rmSync(this.statusPath, { force: true });
+  /** Kills cp if it still runs (the caller gave up on the copy, which it then removes). */
+  stop(): void {
+    if (this.state() !== 'running') return;
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 }
 
-/** Whether `pid` runs (a zombie, exited but not yet collected by Node, does not). */
-function processLive(pid: number): boolean {
+/**
+ * Undefined while `pid` runs; once it has exited, its exit code, or -1 when it was killed by a
+ * signal or its state cannot be read (the copy then counts as failed).
+ */
+function exitStatus(pid: number): number | undefined {
   let stat: string;
   try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   } catch {
-    return false;
+    return -1;
   }
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state !== 'Z' && state !== 'X';
+  // Fields after "pid (comm)": state is field 3, exit_code (a wait status) field 52 (Linux >= 3.5).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] !== 'Z' && fields[0] !== 'X') return undefined;
+  const wait = Number(fields[49]);
+  if (!Number.isInteger(wait) || (wait & 0x7f) !== 0) return -1;
+  return (wait >> 8) & 0xff;
 }

@@ -12,7 +12,7 @@ import { createHasher, hashBytes } from '../core/hash.js';
 import { objectRelPath, type ObjectId } from '../core/id.js';
 import { crashPoint } from '../core/crash-points.js';
 import { readUpTo, writeAll } from './fd-io.js';
-import { KernelCopy } from './kernel-copy.js';
+import { KERNEL_COPY_MIN, KernelCopy, kernelCopyAvailable } from './kernel-copy.js';
 import { PACK_MAX_BYTES, PACK_OBJECT_MAX, PACK_TEMP_PREFIX, PackSet, PackWriter, packNames, type PackEntry, type PackIndex } from './packs.js';
 
 export const IO_BUFFER_SIZE = 4 << 20;
@@ -26,9 +26,6 @@ export function ioBuffer(): Buffer {
 }
 
 let tmpCounter = 0;
-
-/** From this size, files are copied into the cache by the kernel and the copy hashed. */
-const KERNEL_COPY_MIN = 8 << 20;
 
 /**
  * Creates a new read-only temp file, and its folder when that is missing. A recursive mkdir reports
@@ -273,7 +270,7 @@ export class LocalCache {
   }
 
   putFd(srcFd: number, label: string, expectedId?: ObjectId, expectedSize?: number): { id: ObjectId; size: number } {
-    if (expectedSize !== undefined && expectedSize >= KERNEL_COPY_MIN) {
+    if (expectedSize !== undefined && expectedSize >= KERNEL_COPY_MIN && kernelCopyAvailable()) {
       const copied = this.putByKernelCopy(srcFd, label, expectedId);
       if (copied) return copied;
     }
@@ -322,7 +319,8 @@ export class LocalCache {
     const tempPath = this.tempPath();
     let hashed: { id: ObjectId; size: number } | undefined;
     try {
-      hashed = this.copyHashed(srcFd, tempPath, OBJECT_MODE);
+      fs.mkdirSync(this.tmpDir, { recursive: true });
+      hashed = copyHashed(srcFd, tempPath, OBJECT_MODE);
     } catch (err) {
       return wrapFsError(err, `copy ${label} into the cache`);
     }
@@ -332,39 +330,6 @@ export class LocalCache {
       throw mismatch(label, expectedId, hashed.id);
     }
     this.publish(tempPath, hashed.id);
-    return hashed;
-  }
-
-  /**
-   * Copies the open file `srcFd` into the new file `dest` by the kernel while this thread hashes
-   * the copy as it grows (from the page cache), so copying and hashing overlap; the id returned is
-   * that of the bytes in `dest`, whatever happened to the source meanwhile. A 4 GiB file takes
-   * about a third of the time of reading and writing it through this process. Undefined, with
-   * `dest` removed, when the kernel copy is not available or fails; on an error `dest` is removed.
-   */
-  copyHashed(srcFd: number, dest: string, mode: number): { id: ObjectId; size: number } | undefined {
-    let readFd: number | undefined;
-    let copy: KernelCopy | undefined;
-    let hashed: { id: ObjectId; size: number } | undefined;
-    try {
-      // cp's status file goes to the cache's temp folder, where leftovers of killed runs are found.
-      fs.mkdirSync(this.tmpDir, { recursive: true });
-    } catch {
-      return undefined;
-    }
-    try {
-      readFd = fs.openSync(dest, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-      copy = KernelCopy.start(srcFd, dest, this.tempPath());
-      if (copy) hashed = hashGrowingCopy(readFd, copy);
-      if (hashed) fs.chmodSync(dest, mode);
-    } catch (err) {
-      if (readFd !== undefined) fs.rmSync(dest, { force: true });
-      throw err;
-    } finally {
-      if (readFd !== undefined) fs.closeSync(readFd);
-      copy?.dispose();
-    }
-    if (!hashed) fs.rmSync(dest, { force: true });
     return hashed;
   }
 
@@ -784,9 +749,42 @@ export function hashFd(fd: number, expectedSize?: number): { id: ObjectId; size:
 }
 
 /**
+ * Copies the open file `srcFd` into the new file `dest` by the kernel while this thread hashes the
+ * copy as it grows (from the page cache), so copying and hashing overlap; the id returned is that
+ * of the bytes in `dest`. Undefined, with `dest` removed, when the kernel copy is not available,
+ * fails, or ends at another size than the source has now (the caller then copies the file through
+ * its own buffer, which also reports the real error of a failure); on an error `dest` is removed.
+ * Add of a 4 GiB file takes about a third of the time of reading and writing it through mlv.
+ */
+export function copyHashed(srcFd: number, dest: string, mode: number): { id: ObjectId; size: number } | undefined {
+  if (!kernelCopyAvailable()) return undefined;
+  let readFd: number | undefined;
+  let copy: KernelCopy | undefined;
+  let hashed: { id: ObjectId; size: number } | undefined;
+  try {
+    readFd = fs.openSync(dest, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    copy = KernelCopy.start(srcFd, dest);
+    if (copy) hashed = hashGrowingCopy(readFd, copy);
+    if (hashed && hashed.size !== fs.fstatSync(srcFd).size) hashed = undefined;
+    if (hashed) fs.chmodSync(dest, mode);
+  } catch (err) {
+    copy?.stop();
+    if (readFd !== undefined) fs.rmSync(dest, { force: true });
+    throw err;
+  } finally {
+    if (readFd !== undefined) fs.closeSync(readFd);
+  }
+  if (!hashed) {
+    copy?.stop();
+    fs.rmSync(dest, { force: true });
+  }
+  return hashed;
+}
+
+/**
  * Hashes the file a kernel copy is writing, following it as it grows; undefined when the copy
- * failed. Reads never pass the file's size, and the copy only appends, so the bytes hashed are
- * the bytes the copy holds; a copy whose final size differs from what was read is hashed again.
+ * failed. Reads never pass the file's size, and cp only appends, so the bytes hashed are the
+ * bytes the copy holds; a copy whose final size differs from what was read counts as failed.
  */
 function hashGrowingCopy(fd: number, copy: KernelCopy): { id: ObjectId; size: number } | undefined {
   const buf = ioBuffer();
@@ -807,11 +805,10 @@ function hashGrowingCopy(fd: number, copy: KernelCopy): { id: ObjectId; size: nu
     if (state === 'done') finished = true;
     else copy.pause();
   }
-  if (fs.fstatSync(fd).size !== pos) return hashFd(fd);
+  if (fs.fstatSync(fd).size !== pos) return undefined;
   return { id: hasher.digest(), size: pos };
 }
 
 export function openNoFollow(p: string): number {
   return fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
 }
-

@@ -119,7 +119,7 @@ function indexProblem(bytes: Buffer): string | undefined {
 const scratchKey = Buffer.alloc(32);
 /** `id` as bytes in a buffer reused by every lookup (lookups run on every file of a repeated add). */
 function lookupKey(id: ObjectId): Buffer {
-  scratchKey.write(id, 'hex');
+  if (scratchKey.write(id, 'hex') !== 32) throw new Error(`internal: malformed object id ${id}`);
   return scratchKey;
 }
 

@@ -9,7 +9,8 @@ import { MlvError, errnoCode, wrapFsError } from '../core/errors.js';
 import { createHasher, hashBytes } from '../core/hash.js';
 import type { ObjectId } from '../core/id.js';
 import { readUpTo, writeAll } from '../storage/fd-io.js';
-import { ioBuffer, type LocalCache } from '../storage/local-cache.js';
+import { KERNEL_COPY_MIN } from '../storage/kernel-copy.js';
+import { copyHashed, ioBuffer, type LocalCache } from '../storage/local-cache.js';
 import type { LinkStrategy } from './config.js';
 import { crashPoint } from '../core/crash-points.js';
 
@@ -108,7 +109,10 @@ export class Linker {
     this.verified.add(id);
   }
 
-  /** Copies through the reused buffer, hashing as it goes; a mismatch keeps nothing. */
+  /**
+   * Copies an object verified: packed ones from memory, large ones by the kernel (copyHashed), the
+   * rest through the reused buffer, hashing as it goes; a mismatch keeps nothing.
+   */
   private copyVerified(id: ObjectId, temp: string, mode: number): void {
     const packed = this.cache.packedOnly(id);
     if (packed) {
@@ -126,13 +130,18 @@ export class Linker {
     const src = openObject(this.cache, id);
     let dst: number | undefined;
     try {
-      // Large objects: the kernel copies them while this thread hashes the copy (about twice as
-      // fast for a 4 GiB checkpoint); what is placed is what was verified.
-      const copied = fs.fstatSync(src).size >= KERNEL_COPY_MIN ? this.cache.copyHashed(src, temp, mode) : undefined;
-      if (copied) {
-        if (copied.id !== id) throw corrupt(id, copied.id);
+      // Large objects: the kernel copies them while this thread hashes the copy; what is placed is
+      // what was verified.
+      const copied = fs.fstatSync(src).size >= KERNEL_COPY_MIN ? copyHashed(src, temp, mode) : undefined;
+      if (copied?.id === id) {
         if (this.links) this.verified.add(id);
         return;
+      }
+      if (copied) {
+        // The copy differs: blame the object only if it is the object that is damaged (the copy
+        // is then redone through this thread's buffer, which checks it again).
+        fs.rmSync(temp, { force: true });
+        this.verify(id);
       }
       dst = fs.openSync(temp, 'wx', mode);
       const buf = ioBuffer();
@@ -161,9 +170,6 @@ export class Linker {
     }
   }
 }
-
-/** From this size, objects are copied by the kernel and the copy hashed as it grows. */
-const KERNEL_COPY_MIN = 8 << 20;
 
 function openObject(cache: LocalCache, id: ObjectId): number {
   try {
