@@ -33,7 +33,7 @@ let gnuCp: string | null | undefined;
 function findGnuCp(): string | null {
   if (gnuCp !== undefined) return gnuCp;
   gnuCp = null;
-  if (process.platform !== 'linux' || process.env['MLV_KERNEL_COPY'] === '0' || !fs.existsSync('/proc/self/stat')) return gnuCp;
+  if (process.platform !== 'linux' || process.env['MLV_KERNEL_COPY'] === '0' || !procIsOurs()) return gnuCp;
   for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
     if (!path.isAbsolute(dir)) continue;
     const candidate = path.join(dir, 'cp');
@@ -43,6 +43,18 @@ function findGnuCp(): string | null {
     break;
   }
   return gnuCp;
+}
+
+/**
+ * Whether /proc shows this process under its own pid: a /proc of another pid namespace (a
+ * container with the host's /proc) would show some other process under the child's pid.
+ */
+function procIsOurs(): boolean {
+  try {
+    return Number.parseInt(fs.readFileSync('/proc/self/stat', 'latin1'), 10) === process.pid;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether large files can be copied by the kernel here. */
