@@ -127,51 +127,45 @@ function writeData(repo: string, big: number, seed = 1): void {
 // ---------------------------------------------------------------------------------------------
 
 describe.concurrent('disk full (group 13)', () => {
+  /**
+   * `mlv add <args>` with the cache on a `mib` MiB tmpfs: exit 8 with one line and a hint, the
+   * workspace unchanged, every cache object intact, no temp file left; then, given room, the rerun
+   * succeeds. Returns the cache's ids after the rerun.
+   */
+  async function addOnFullCache(ctx: TestContext, repo: string, args: string[], mib: number): Promise<string[]> {
+    const cache = path.join(repo, '.mlv', 'cache');
+    mountTmpfs(ctx, cache, mib);
+    try {
+      const before = workspace(repo);
+      const r = await mlvAsync(repo, ['add', ...args]);
+      expectCleanError(r, 8, /^error: no space left on device while trying to .*cache/);
+      expect(r.stderr).toMatch(/^hint: free some disk space/m);
+      expect(workspace(repo)).toEqual(before);
+      expectCacheVerified(repo);
+      expect(cacheTemps(repo), 'the temp file of the failed write is removed').toEqual([]);
+      growTmpfs(cache, 64);
+      expectOk(await mlvAsync(repo, ['add', ...args]));
+      expect(cacheTemps(repo)).toEqual([]);
+      return expectCacheVerified(repo);
+    } finally {
+      unmount(cache);
+    }
+  }
+
   it('during add (the cache on a 4 MiB tmpfs, 6 MiB of data): exit 8 with one line, originals intact, nothing partial published; after freeing space the rerun succeeds', async (ctx) => {
     const repo = await newRepo('mlv-disk-add-');
     writeData(repo, 6);
     const cleanRepo = copyRepo(repo);
     await run(cleanRepo, ['add', '-q', 'data']);
-    const cache = path.join(repo, '.mlv', 'cache');
-    mountTmpfs(ctx, cache, 4);
-    try {
-      const before = workspace(repo);
-      const r = await mlvAsync(repo, ['add', 'data']);
-      expectCleanError(r, 8, /^error: no space left on device while trying to .*cache/);
-      expect(r.stderr).toMatch(/^hint: free some disk space/m);
-      expect(workspace(repo)).toEqual(before);
-      expect(fs.existsSync(path.join(repo, 'data.mlv'))).toBe(false);
-      expectCacheVerified(repo);
-      expect(cacheTemps(repo), 'the temp file of the failed write is removed').toEqual([]);
-      growTmpfs(cache, 64);
-      expectOk(await mlvAsync(repo, ['add', 'data']));
-      expect(workspace(repo)).toEqual(workspace(cleanRepo));
-      expect(expectCacheVerified(repo)).toEqual(cacheIds(cleanRepo));
-    } finally {
-      unmount(cache);
-    }
+    expect(await addOnFullCache(ctx, repo, ['data'], 4)).toEqual(cacheIds(cleanRepo));
+    expect(workspace(repo)).toEqual(workspace(cleanRepo));
   });
 
   it('during add of a large file (copied by the kernel; 12 MiB, the cache on a 4 MiB tmpfs): exit 8 with one line, nothing partial kept; the rerun succeeds', async (ctx) => {
     const repo = await newRepo('mlv-disk-large-');
     const bytes = pseudoRandomBytes(12 * MiB, 9);
     write(repo, 'model.bin', bytes);
-    const cache = path.join(repo, '.mlv', 'cache');
-    mountTmpfs(ctx, cache, 4);
-    try {
-      const before = workspace(repo);
-      const r = await mlvAsync(repo, ['add', 'model.bin']);
-      expectCleanError(r, 8, /^error: no space left on device while trying to .*cache/);
-      expect(workspace(repo)).toEqual(before);
-      expect(cacheIds(repo)).toEqual([]);
-      expect(cacheTemps(repo), 'neither the copy nor its status file is left').toEqual([]);
-      growTmpfs(cache, 64);
-      expectOk(await mlvAsync(repo, ['add', 'model.bin']));
-      expect(expectCacheVerified(repo)).toEqual([blake3Hex(bytes)]);
-      expect(cacheTemps(repo)).toEqual([]);
-    } finally {
-      unmount(cache);
-    }
+    expect(await addOnFullCache(ctx, repo, ['model.bin'], 4)).toEqual([blake3Hex(bytes)]);
   });
 
   it('during add on hashing worker threads (1,200 files, the cache on a 3 MiB tmpfs): exit 8 with one line, nothing partial published; the rerun succeeds', async (ctx) => {
