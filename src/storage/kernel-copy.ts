@@ -68,6 +68,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 export class KernelCopy {
   private finished: CopyState | undefined;
+  private stopping = false;
 
   private constructor(private readonly pid: number) {}
 
@@ -80,7 +81,7 @@ export class KernelCopy {
     if (!cp) return undefined;
     let pid: number | undefined;
     try {
-      const child = spawn(cp, ['--reflink=auto', '--', '/dev/stdin', dest], { cwd: '/', stdio: [srcFd, 'ignore', 'ignore'] });
+      const child = spawn(cp, ['--reflink=auto', '--', '/dev/stdin', path.resolve(dest)], { cwd: '/', stdio: [srcFd, 'ignore', 'ignore'] });
       child.on('error', () => {});
       child.unref();
       pid = child.pid;
@@ -95,6 +96,8 @@ export class KernelCopy {
     if (this.finished) return this.finished;
     const exit = exitStatus(this.pid);
     if (exit === undefined) return 'running';
+    // Killed by a signal (SIGXFSZ under a file-size limit, say): not again in this thread.
+    if (exit === KILLED && !this.stopping) gnuCp = null;
     this.finished = exit === 0 ? 'done' : 'failed';
     if (this.finished === 'done') kernelCopies++;
     return this.finished;
@@ -108,6 +111,7 @@ export class KernelCopy {
   /** Kills cp if it still runs (the caller gave up on the copy, which it then removes). */
   stop(): void {
     if (this.state() !== 'running') return;
+    this.stopping = true;
     try {
       process.kill(this.pid, 'SIGKILL');
     } catch {
@@ -116,21 +120,59 @@ export class KernelCopy {
   }
 }
 
+const KILLED = -2;
+
 /**
- * Undefined while `pid` runs; once it has exited, its exit code, or -1 when it was killed by a
- * signal or its state cannot be read (the copy then counts as failed).
+ * Undefined while `pid` runs; once it has exited, its exit code, KILLED when a signal ended it, or
+ * -1 when its state cannot be read (the copy then counts as failed).
  */
 function exitStatus(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return -1;
-  }
-  // Fields after "pid (comm)": state is field 3, exit_code (a wait status) field 52 (Linux >= 3.5).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
+  if (!fields) return -1;
   if (fields[0] !== 'Z' && fields[0] !== 'X') return undefined;
+  // field 52, exit_code: the wait status (Linux >= 3.5).
   const wait = Number(fields[49]);
-  if (!Number.isInteger(wait) || (wait & 0x7f) !== 0) return -1;
-  return (wait >> 8) & 0xff;
+  if (!Number.isInteger(wait)) return -1;
+  return (wait & 0x7f) !== 0 ? KILLED : (wait >> 8) & 0xff;
+}
+
+/** The fields of /proc/<pid>/stat after "pid (comm)": [0] is field 3 (state), [1] field 4 (ppid). */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Kills this process's cp children still copying into a file whose path starts with one of
+ * `destPrefixes`. A hashing thread terminated after another thread failed cannot stop its own cp.
+ */
+export function killCopiesInto(destPrefixes: string[]): void {
+  if (destPrefixes.length === 0 || process.platform !== 'linux' || !procIsOurs()) return;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry) || statFields(entry)?.[1] !== String(process.pid)) continue;
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const dest = argv[argv.length - 2] ?? '';
+    if (argv.includes('/dev/stdin') && destPrefixes.some((p) => dest.startsWith(p))) {
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
 }

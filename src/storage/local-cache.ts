@@ -12,7 +12,7 @@ import { createHasher, hashBytes } from '../core/hash.js';
 import { objectRelPath, type ObjectId } from '../core/id.js';
 import { crashPoint } from '../core/crash-points.js';
 import { readUpTo, writeAll } from './fd-io.js';
-import { KERNEL_COPY_MIN, KernelCopy, kernelCopyAvailable } from './kernel-copy.js';
+import { KERNEL_COPY_MIN, KernelCopy, kernelCopyAvailable, killCopiesInto } from './kernel-copy.js';
 import { PACK_MAX_BYTES, PACK_OBJECT_MAX, PACK_TEMP_PREFIX, PackSet, PackWriter, packNames, type PackEntry, type PackIndex } from './packs.js';
 
 export const IO_BUFFER_SIZE = 4 << 20;
@@ -181,9 +181,12 @@ export class LocalCache {
     return fs.existsSync(this.objectPath(id));
   }
 
-  /** A fresh temp path under the cache; the pid lets a later run recognise leftovers of dead runs. */
+  /**
+   * A fresh temp path under the cache: `<pid>-<thread>-...`. The pid lets a later run recognise
+   * leftovers of dead runs, the thread this run those of its terminated hashing threads.
+   */
   tempPath(): string {
-    return path.join(this.tmpDir, `${process.pid}-${Date.now().toString(36)}-${(tmpCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
+    return path.join(this.tmpDir, `${process.pid}-${threadId}-${Date.now().toString(36)}-${(tmpCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
   }
 
   /** A fresh temp path in the folder object `id` will be published in (that folder may not exist yet). */
@@ -320,6 +323,11 @@ export class LocalCache {
     let hashed: { id: ObjectId; size: number } | undefined;
     try {
       fs.mkdirSync(this.tmpDir, { recursive: true });
+    } catch {
+      // The buffered path creates its temp file the careful way and reports the real error.
+      return undefined;
+    }
+    try {
       hashed = copyHashed(srcFd, tempPath, OBJECT_MODE);
     } catch (err) {
       return wrapFsError(err, `copy ${label} into the cache`);
@@ -655,7 +663,7 @@ export class LocalCache {
    */
   cleanStaleShardTemps(opts: { ownThreads?: number[] } = {}): number {
     const own = new Set(opts.ownThreads ?? []);
-    let removed = 0;
+    let removed = own.size > 0 ? this.cleanThreadTemps(own) : 0;
     this.forEachShardEntry(this.dir, undefined, (shardDir, _shard, name) => {
       if (!name.startsWith(SHARD_TEMP_PREFIX)) return;
       const [pidText, threadText] = name.slice(SHARD_TEMP_PREFIX.length).split('-');
@@ -697,6 +705,28 @@ export class LocalCache {
   }
 
   /** Removes temp files left behind by runs whose process no longer exists. */
+  /**
+   * Removes the temps in tmp/ of this process's hashing threads `own` (terminated after a failure),
+   * after killing a kernel copy one of them may have left writing into them.
+   */
+  private cleanThreadTemps(own: Set<number>): number {
+    const prefixes = [...own].map((t) => path.join(this.tmpDir, `${process.pid}-${t}-`));
+    killCopiesInto(prefixes);
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tmpDir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      if (!prefixes.some((p) => path.join(this.tmpDir, name).startsWith(p))) continue;
+      fs.rmSync(path.join(this.tmpDir, name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
   cleanStaleTemps(): number {
     let removed = 0;
     let names: string[];

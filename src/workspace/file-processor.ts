@@ -85,8 +85,10 @@ export class FileProcessor {
       // O_NOFOLLOW and the inode in the key keep a file swapped in after lstat from being
       // remembered under the old file's identity.
       const expected = Number(st.size);
-      const { id, size } = this.mode === 'ingest' ? this.cache.putFd(fd, absPath, undefined, expected) : hashFd(fd, expected);
+      // "Now" is taken before the read: a file changed within the racy window of the read's start
+      // is not remembered, however long the read takes (a large file's).
       const nowNs = BigInt(Date.now()) * 1_000_000n;
+      const { id, size } = this.mode === 'ingest' ? this.cache.putFd(fd, absPath, undefined, expected) : hashFd(fd, expected);
       const stable = BigInt(size) === key.size && !isRacy(key, nowNs);
       const result: FileResult = { id, size, exec, hashed: true };
       if (stable) result.key = key;

@@ -488,7 +488,7 @@ describe.concurrent('mlv checkout', () => {
     const r2 = await mlvAsync(repo, ['checkout'], noCp);
     expect(r2.code, r2.stdout + r2.stderr).toBe(6);
     expect(fs.readdirSync(repo).filter((n) => n.startsWith('model.bin') || n.startsWith('.mlv-tmp'))).toEqual(['model.bin.mlv']);
-    expect(fs.readdirSync(path.join(repo, '.mlv', 'cache', 'tmp')), 'no copy or status file left').toEqual([]);
+    expect(fs.readdirSync(path.join(repo, '.mlv', 'cache', 'tmp')), 'no copy left').toEqual([]);
   });
 
   it('a corrupt tree object: exit 6 with a one-line error, nothing touched', async () => {

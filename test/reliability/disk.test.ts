@@ -391,23 +391,27 @@ describe.concurrent('permission errors (root: immutable attributes and read-only
     expectOk(await mlvAsync(repo, ['add', 'data']));
   });
 
-  // mlv bug: in a fresh repository .mlv/cache/tmp does not exist yet; LocalCache.openTemp() then
-  // tries to create it, the read-only file system refuses, and the failure is blamed on the data:
-  // "error: <repo>/data/big/0.bin disappeared while it was being read" (exit 2, "run the command
-  // again"), from fileError() in src/workspace/file-processor.ts.
-  it('a read-only bind mount of a fresh cache (no tmp/ yet) at add: exit 8 "read-only file system"', async (ctx) => {
-    const repo = await newRepo('mlv-disk-rocache2-');
-    writeData(repo, 1);
-    const cache = path.join(repo, '.mlv', 'cache');
-    bindReadOnly(ctx, cache);
-    let r: RunResult;
-    try {
-      r = await mlvAsync(repo, ['add', 'data']);
-    } finally {
-      unmount(cache);
-    }
-    expectCleanError(r, 8, /^error: read-only file system/);
-  });
+  // In a fresh repository .mlv/cache/tmp does not exist yet; a recursive mkdir of it on a read-only
+  // file system reports ENOENT, which was once blamed on the data ("disappeared while it was being
+  // read", exit 2). Small files and a large one (the kernel copy's own path) both.
+  for (const [what, files] of [
+    ['small files', (repo: string) => writeData(repo, 1)],
+    ['a large file', (repo: string) => write(repo, 'data/model.bin', pseudoRandomBytes(9 * MiB, 12))],
+  ] as const) {
+    it(`a read-only bind mount of a fresh cache (no tmp/ yet) at add of ${what}: exit 8 "read-only file system"`, async (ctx) => {
+      const repo = await newRepo('mlv-disk-rocache2-');
+      files(repo);
+      const cache = path.join(repo, '.mlv', 'cache');
+      bindReadOnly(ctx, cache);
+      let r: RunResult;
+      try {
+        r = await mlvAsync(repo, ['add', 'data']);
+      } finally {
+        unmount(cache);
+      }
+      expectCleanError(r, 8, /^error: read-only file system/);
+    });
+  }
 
   // mlv bug: when the shard folder does not exist and the cache folder cannot be written,
   // LocalCache.publish() creates the shard outside its error handling: "error: internal error:

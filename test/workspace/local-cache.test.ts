@@ -83,7 +83,7 @@ describe('LocalCache storage layout', () => {
     try {
       const r = cache.putFd(fd, src, undefined, bytes.length);
       expect(r).toEqual({ id: hashBytes(bytes), size: bytes.length });
-      if (process.platform === 'linux') expect(kernelCopy.kernelCopies, 'copied by cp').toBe(copiesBefore + 1);
+      if (kernelCopy.kernelCopyAvailable()) expect(kernelCopy.kernelCopies, 'copied by cp').toBe(copiesBefore + 1);
       expect(fs.readFileSync(cache.objectPath(r.id)).equals(bytes)).toBe(true);
       expect(fs.statSync(cache.objectPath(r.id)).mode & 0o777).toBe(0o444);
       expect(() => cache.putFd(fd, src, 'f'.repeat(64) as never, bytes.length)).toThrow(/expected content/);
@@ -108,7 +108,7 @@ describe('LocalCache storage layout', () => {
     const copiesBefore = kernelCopy.kernelCopies;
     try {
       const r = cache.putFd(fd, src, undefined, full);
-      if (process.platform === 'linux') expect(kernelCopy.kernelCopies, 'cp ran and ended').toBe(copiesBefore + 1);
+      if (kernelCopy.kernelCopyAvailable()) expect(kernelCopy.kernelCopies, 'cp ran and ended').toBe(copiesBefore + 1);
       // A copy that ended at another size than the file now has is redone through mlv's buffer.
       expect([5_000_000, full]).toContain(r.size);
       const kept = fs.readFileSync(cache.objectPath(r.id));
