@@ -350,6 +350,16 @@ describe.concurrent('a file-size limit (ulimit -f: EFBIG)', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Runs `mlv add <args>` with `restrict()` in force, lifted by `lift()` whatever happens. */
+async function addWhile(repo: string, args: string[], restrict: () => void, lift: () => void): Promise<RunResult> {
+  restrict();
+  try {
+    return await mlvAsync(repo, ['add', ...args]);
+  } finally {
+    lift();
+  }
+}
+
 describe.concurrent('permission errors (root: immutable attributes and read-only bind mounts)', () => {
   it('a read-only cache shard folder (chattr +i) at add: exit 8 "permission denied" in one line, originals intact, no object, no temp; then the rerun succeeds', async (ctx) => {
     const repo = await newRepo('mlv-disk-shard-');
@@ -402,33 +412,20 @@ describe.concurrent('permission errors (root: immutable attributes and read-only
       const repo = await newRepo('mlv-disk-rocache2-');
       files(repo);
       const cache = path.join(repo, '.mlv', 'cache');
-      bindReadOnly(ctx, cache);
-      let r: RunResult;
-      try {
-        r = await mlvAsync(repo, ['add', 'data']);
-      } finally {
-        unmount(cache);
-      }
+      const r = await addWhile(repo, ['data'], () => bindReadOnly(ctx, cache), () => unmount(cache));
       expectCleanError(r, 8, /^error: read-only file system/);
     });
   }
 
-  // mlv bug: when the shard folder does not exist and the cache folder cannot be written,
-  // LocalCache.publish() creates the shard outside its error handling: "error: internal error:
-  // EPERM: operation not permitted, mkdir '.mlv/cache/ab'" (exit 1), and the temp file stays in
-  // .mlv/cache/tmp until the next add.
+  // Once a bug: when the shard folder did not exist and the cache folder could not be written,
+  // LocalCache.publish() created the shard outside its error handling ("error: internal error:
+  // EPERM: operation not permitted, mkdir '.mlv/cache/ab'", exit 1) and left its temp file.
   it('a read-only cache folder (chattr +i) when a new shard is needed: exit 8 in one line', async (ctx) => {
     const repo = await newRepo('mlv-disk-cacheroot-');
     write(repo, 'model.bin', pseudoRandomBytes(5000, 10));
     const cache = path.join(repo, '.mlv', 'cache');
     fs.mkdirSync(path.join(cache, 'tmp'), { recursive: true });
-    immutable(ctx, cache);
-    let r: RunResult;
-    try {
-      r = await mlvAsync(repo, ['add', 'model.bin']);
-    } finally {
-      mutable(cache);
-    }
+    const r = await addWhile(repo, ['model.bin'], () => immutable(ctx, cache), () => mutable(cache));
     expectCleanError(r, 8, /permission denied/);
   });
 
