@@ -124,8 +124,7 @@ export class LocalCache {
   /** Stores bytes known to hash to `id`: into the pack being written when there is one and they are small. */
   storeSmall(bytes: Uint8Array, id: ObjectId): void {
     if (this.packer && bytes.length <= PACK_OBJECT_MAX) {
-      // The writer itself skips what it holds already.
-      if (!this.packs.find(id) && !fs.existsSync(this.objectPath(id))) this.packer.add(bytes, id);
+      if (!this.has(id)) this.packer.add(bytes, id);
     } else {
       this.storeHashed(bytes, id);
     }
@@ -704,14 +703,13 @@ export class LocalCache {
     return removed;
   }
 
-  /** Removes temp files left behind by runs whose process no longer exists. */
   /**
    * Removes the temps in tmp/ of this process's hashing threads `own` (terminated after a failure),
    * after killing a kernel copy one of them may have left writing into them.
    */
   private cleanThreadTemps(own: Set<number>): number {
-    const prefixes = [...own].map((t) => path.join(this.tmpDir, `${process.pid}-${t}-`));
-    killCopiesInto(prefixes);
+    const prefixes = [...own].map((t) => `${process.pid}-${t}-`);
+    killCopiesInto(prefixes.map((p) => path.join(this.tmpDir, p)));
     let names: string[];
     try {
       names = fs.readdirSync(this.tmpDir);
@@ -720,13 +718,14 @@ export class LocalCache {
     }
     let removed = 0;
     for (const name of names) {
-      if (!prefixes.some((p) => path.join(this.tmpDir, name).startsWith(p))) continue;
+      if (!prefixes.some((p) => name.startsWith(p))) continue;
       fs.rmSync(path.join(this.tmpDir, name), { force: true });
       removed++;
     }
     return removed;
   }
 
+  /** Removes temp files left behind by runs whose process no longer exists. */
   cleanStaleTemps(): number {
     let removed = 0;
     let names: string[];

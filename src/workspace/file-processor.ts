@@ -101,7 +101,6 @@ export class FileProcessor {
   }
 }
 
-
 function unsupported(absPath: string, st: fs.BigIntStats): MlvError {
   const what = st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : 'a special file';
   return new MlvError('UNSUPPORTED_FILE', `${absPath} is ${what}; mlv tracks regular files and folders only`, {
